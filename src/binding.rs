@@ -1,0 +1,447 @@
+//! The `#[napi]` layer: converts JS values at the boundary, calls the hub core, and maps
+//! [`HubError`] to a JS `Error` with a `code`. No hub logic lives here.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::time::Duration;
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use parking_lot::Mutex;
+
+use crate::error::HubError;
+use crate::hub::{self, Hub};
+use crate::options::HubConfig;
+use crate::presence;
+use crate::validate::EventKind;
+
+/// The hub's tokio runtime, handed to napi so that promises resolve from it too.
+#[napi_derive::module_init]
+fn init() {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4));
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("nself-realtime")
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => create_custom_tokio_runtime(rt),
+        // napi falls back to its default runtime.
+        Err(e) => eprintln!("nself-realtime: could not build the hub runtime: {e}"),
+    }
+}
+
+/// A strong threadsafe function held while a hub runs without `unref`: it keeps the Node event
+/// loop alive the way a listening `net.Server` does. Type-erased: only its drop matters.
+static KEEP_ALIVE: Mutex<Option<Box<dyn Any + Send>>> = Mutex::new(None);
+
+fn hold_process_open(env: &Env) -> Result<()> {
+    let f = env.create_function_from_closure("nselfRealtimeHub", |_| Ok(()))?;
+    let tsfn = f
+        .build_threadsafe_function::<()>()
+        .weak::<false>()
+        .build()?;
+    *KEEP_ALIVE.lock() = Some(Box::new(tsfn));
+    Ok(())
+}
+
+/// A JS `Error` with `code`, as every error of this API.
+fn js_error(env: &Env, e: HubError) -> Error {
+    let made = env
+        .create_error(Error::new(Status::GenericFailure, e.message.clone()))
+        .and_then(|mut obj| {
+            obj.set_named_property("code", e.code.as_str())?;
+            Ok(Error::from(obj.into_unknown(env)?))
+        });
+    made.unwrap_or_else(|_| Error::new(Status::GenericFailure, e.to_string()))
+}
+
+fn running(env: &Env) -> Result<std::sync::Arc<Hub>> {
+    hub::running().map_err(|e| js_error(env, e))
+}
+
+thread_local! {
+    /// `JSON.stringify` wrapped so that a throw (a cycle, a BigInt) comes back as a value.
+    static STRINGIFY: RefCell<Option<FunctionRef<Unknown<'static>, Unknown<'static>>>> =
+        const { RefCell::new(None) };
+}
+
+/// `JSON.stringify(value)` on the JS thread; `undefined` becomes `null`.
+fn stringify(env: &Env, value: Unknown) -> Result<String> {
+    let out: Unknown = STRINGIFY.with(|cell| -> Result<Unknown> {
+        let mut cell = cell.borrow_mut();
+        if cell.is_none() {
+            let f: Function<Unknown, Unknown> = env.run_script(
+                "(v) => { try { return JSON.stringify(v) } catch (e) { return { __nselfError: String(e && e.message || e) } } }",
+            )?;
+            *cell = Some(f.create_ref()?);
+        }
+        match cell.as_ref() {
+            Some(r) => r.borrow_back(env)?.call(value),
+            None => Err(Error::from_reason("JSON.stringify is unavailable")),
+        }
+    })?;
+    match out.get_type()? {
+        ValueType::String => out.coerce_to_string()?.into_utf8()?.into_owned(),
+        ValueType::Undefined => Ok("null".to_string()),
+        _ => {
+            let obj = Object::from_unknown(out)?;
+            let reason: String = obj.get_named_property("__nselfError")?;
+            Err(js_error(
+                env,
+                HubError::event(format!(
+                    "data: expected a JSON-serialisable value ({reason})"
+                )),
+            ))
+        }
+    }
+}
+
+/// `room?: string`: anything else is `ERR_INVALID_ROOM`.
+fn room_arg(env: &Env, room: Option<Unknown>) -> Result<Option<String>> {
+    let Some(room) = room else { return Ok(None) };
+    match room.get_type()? {
+        ValueType::Undefined | ValueType::Null => Ok(None),
+        ValueType::String => Ok(Some(room.coerce_to_string()?.into_utf8()?.into_owned()?)),
+        other => Err(js_error(
+            env,
+            HubError::room(format!("room: expected a string, got {}", type_name(other))),
+        )),
+    }
+}
+
+fn type_name(t: ValueType) -> &'static str {
+    match t {
+        ValueType::Undefined => "undefined",
+        ValueType::Null => "null",
+        ValueType::Boolean => "a boolean",
+        ValueType::Number => "a number",
+        ValueType::String => "a string",
+        ValueType::Symbol => "a symbol",
+        ValueType::Object => "an object",
+        ValueType::Function => "a function",
+        ValueType::BigInt => "a bigint",
+        _ => "an unknown value",
+    }
+}
+
+fn emit_kind(env: &Env, kind: EventKind, data: Unknown, room: Option<Unknown>) -> Result<()> {
+    let hub = running(env)?;
+    let room = room_arg(env, room)?;
+    let json = stringify(env, data)?;
+    hub.emit_typed(kind, &json, room.as_deref())
+        .map_err(|e| js_error(env, e))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lifecycle
+
+#[napi(object, js_name = "HubInfo")]
+pub struct JsHubInfo {
+    pub host: String,
+    pub port: u32,
+    pub path: String,
+    /// `http://host:port`: what a Node socket.io-client connects to (with `path`).
+    pub url: String,
+    /// ISO-8601 time of the start.
+    pub started_at: String,
+    /// A random id of this start.
+    pub epoch: String,
+}
+
+impl From<hub::HubInfo> for JsHubInfo {
+    fn from(i: hub::HubInfo) -> Self {
+        JsHubInfo {
+            host: i.host,
+            port: u32::from(i.port),
+            path: i.path,
+            url: i.url,
+            started_at: i.started_at,
+            epoch: i.epoch,
+        }
+    }
+}
+
+/// Starts the hub on its own port and resolves once it listens. Called again with the same
+/// options it resolves to the running hub; with other options it rejects with
+/// `ERR_HUB_RUNNING`. A taken port rejects with `EADDRINUSE`.
+#[napi(
+    ts_args_type = "options?: HubOptions",
+    ts_return_type = "Promise<HubInfo>"
+)]
+pub fn start_hub<'env>(
+    env: &'env Env,
+    options: Option<Unknown>,
+) -> Result<PromiseRaw<'env, JsHubInfo>> {
+    let parsed = match options {
+        None => Ok(None),
+        Some(o) if matches!(o.get_type()?, ValueType::Undefined | ValueType::Null) => Ok(None),
+        Some(o) => env
+            .from_js_value::<serde_json::Value, _>(o)
+            .map(Some)
+            .map_err(|e| {
+                HubError::options(format!(
+                    "options: expected a plain object of JSON values ({e})"
+                ))
+            }),
+    };
+    let cfg = parsed.and_then(|v| HubConfig::from_json(v.as_ref()));
+    env.spawn_future_with_callback(
+        async move {
+            Ok(match cfg {
+                Ok(cfg) => {
+                    let unref = cfg.unref;
+                    hub::start(cfg).await.map(|info| (info, unref))
+                }
+                Err(e) => Err(e),
+            })
+        },
+        |env, res: std::result::Result<(hub::HubInfo, bool), HubError>| match res {
+            Ok((info, unref)) => {
+                if !unref {
+                    hold_process_open(env)?;
+                }
+                Ok(JsHubInfo::from(info))
+            }
+            Err(e) => Err(js_error(env, e)),
+        },
+    )
+}
+
+#[napi(object)]
+pub struct StopOptions {
+    /// How long to wait for clients to receive what is queued (default 5000 ms).
+    pub timeout_ms: Option<f64>,
+}
+
+/// Flushes every batch, delivers queued packets to websocket and polling clients (up to
+/// `timeoutMs`, default 5000), tells clients to reconnect, stops listening, then resolves.
+/// Emitters throw `ERR_HUB_NOT_RUNNING` from the moment it is called.
+#[napi]
+pub fn stop_hub<'env>(
+    env: &'env Env,
+    options: Option<StopOptions>,
+) -> Result<PromiseRaw<'env, ()>> {
+    let timeout_ms = options.and_then(|o| o.timeout_ms).unwrap_or(5000.0);
+    if !(0.0..=600_000.0).contains(&timeout_ms) || timeout_ms.fract() != 0.0 {
+        return Err(js_error(
+            env,
+            HubError::options(format!(
+                "timeoutMs: expected an integer from 0 to 600000, got {timeout_ms}"
+            )),
+        ));
+    }
+    let hub = hub::begin_stop();
+    env.spawn_future_with_callback(
+        async move {
+            hub::finish_stop(hub, Duration::from_millis(timeout_ms as u64)).await;
+            Ok(())
+        },
+        |_env, ()| {
+            KEEP_ALIVE.lock().take();
+            Ok(())
+        },
+    )
+}
+
+/// The running hub, or `null`.
+#[napi]
+pub fn hub_info() -> Option<JsHubInfo> {
+    hub::info().map(JsHubInfo::from)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Emitters
+
+/// Sends a `service:status` event to everyone, or to the members of `room`.
+#[napi(ts_args_type = "data: ServiceStatusEvent, room?: string")]
+pub fn emit_service_status(env: &Env, data: Unknown, room: Option<Unknown>) -> Result<()> {
+    emit_kind(env, EventKind::ServiceStatus, data, room)
+}
+
+/// Sends a `build:progress` event to everyone, or to the members of `room`.
+#[napi(ts_args_type = "data: BuildProgressEvent, room?: string")]
+pub fn emit_build_progress(env: &Env, data: Unknown, room: Option<Unknown>) -> Result<()> {
+    emit_kind(env, EventKind::BuildProgress, data, room)
+}
+
+/// Sends a `deploy:progress` event to everyone, or to the members of `room`.
+#[napi(ts_args_type = "data: DeployProgressEvent, room?: string")]
+pub fn emit_deploy_progress(env: &Env, data: Unknown, room: Option<Unknown>) -> Result<()> {
+    emit_kind(env, EventKind::DeployProgress, data, room)
+}
+
+/// Sends a `logs:stream` event (batched by default) to everyone, or to the members of `room`.
+#[napi(ts_args_type = "data: LogStreamEvent, room?: string")]
+pub fn emit_log_stream(env: &Env, data: Unknown, room: Option<Unknown>) -> Result<()> {
+    emit_kind(env, EventKind::LogStream, data, room)
+}
+
+/// Sends a `docker:stats` event (batched by default) to everyone, or to the members of `room`.
+#[napi(ts_args_type = "data: DockerStatsEvent, room?: string")]
+pub fn emit_docker_stats(env: &Env, data: Unknown, room: Option<Unknown>) -> Result<()> {
+    emit_kind(env, EventKind::DockerStats, data, room)
+}
+
+/// Sends a `db:query:result` event to everyone, or to the members of `room`.
+#[napi(ts_args_type = "data: DbQueryResultEvent, room?: string")]
+pub fn emit_db_query_result(env: &Env, data: Unknown, room: Option<Unknown>) -> Result<()> {
+    emit_kind(env, EventKind::DbQueryResult, data, room)
+}
+
+/// Sends a custom event (name: 1-64 characters `[A-Za-z0-9_.:-]`, not reserved) with any
+/// JSON-serialisable data. One of the six typed names gets that type's validation.
+#[napi(ts_args_type = "event: string, data?: unknown, room?: string")]
+pub fn emit(env: &Env, event: Unknown, data: Unknown, room: Option<Unknown>) -> Result<()> {
+    let hub = running(env)?;
+    let event = match event.get_type()? {
+        ValueType::String => event.coerce_to_string()?.into_utf8()?.into_owned()?,
+        other => {
+            return Err(js_error(
+                env,
+                HubError::event(format!(
+                    "event: expected a string, got {}",
+                    type_name(other)
+                )),
+            ))
+        }
+    };
+    let room = room_arg(env, room)?;
+    let json = stringify(env, data)?;
+    hub.emit_custom(&event, &json, room.as_deref())
+        .map_err(|e| js_error(env, e))
+}
+
+/// @internal Emit path with `JSON.stringify` done by the caller (bench/emit-cost.mjs).
+#[napi(js_name = "_emitJson")]
+pub fn emit_json(env: &Env, event: String, json: String, room: Option<String>) -> Result<()> {
+    running(env)?
+        .emit_custom(&event, &json, room.as_deref())
+        .map_err(|e| js_error(env, e))
+}
+
+/// @internal Emit path converting the JS object with serde (bench/emit-cost.mjs).
+#[napi(
+    js_name = "_emitValue",
+    ts_args_type = "event: string, data: unknown, room?: string"
+)]
+pub fn emit_value(
+    env: &Env,
+    event: String,
+    data: serde_json::Value,
+    room: Option<String>,
+) -> Result<()> {
+    let json = data.to_string();
+    running(env)?
+        .emit_custom(&event, &json, room.as_deref())
+        .map_err(|e| js_error(env, e))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Presence and stats
+
+#[napi(object, js_name = "PresenceInfo")]
+pub struct JsPresenceInfo {
+    /// From `authenticate`; `'anonymous'` without it.
+    pub user_id: String,
+    pub socket_id: String,
+    pub rooms: Vec<String>,
+    /// ISO-8601.
+    pub connected_at: String,
+    /// ISO-8601 time of the last packet from the client.
+    pub last_seen: String,
+    /// What the client last sent with `presence:set`.
+    #[napi(ts_type = "Record<string, unknown>")]
+    pub state: Option<serde_json::Value>,
+}
+
+fn presence_list(list: Vec<presence::PresenceInfo>) -> Vec<JsPresenceInfo> {
+    list.into_iter()
+        .map(|p| JsPresenceInfo {
+            user_id: p.user_id,
+            socket_id: p.socket_id,
+            rooms: p.rooms,
+            connected_at: p.connected_at,
+            last_seen: p.last_seen,
+            state: p.state.and_then(|s| serde_json::from_str(&s).ok()),
+        })
+        .collect()
+}
+
+/// Every connected socket, oldest first.
+#[napi]
+pub fn get_presence(env: &Env) -> Result<Vec<JsPresenceInfo>> {
+    Ok(presence_list(running(env)?.presence()))
+}
+
+/// The sockets in `room`.
+#[napi]
+pub fn get_room_members(env: &Env, room: String) -> Result<Vec<JsPresenceInfo>> {
+    let hub = running(env)?;
+    hub.room_members(&room)
+        .map(presence_list)
+        .map_err(|e| js_error(env, e))
+}
+
+/// The sockets of one user (every tab, every device).
+#[napi]
+pub fn get_user_presence(env: &Env, user_id: String) -> Result<Vec<JsPresenceInfo>> {
+    Ok(presence_list(running(env)?.user_presence(&user_id)))
+}
+
+#[napi(object, js_name = "HubStats")]
+pub struct JsHubStats {
+    /// Sockets connected now.
+    pub connections: f64,
+    /// Sockets connected since start.
+    pub connections_total: f64,
+    pub websocket_connections: f64,
+    pub polling_connections: f64,
+    /// Rooms with at least one member.
+    pub rooms: f64,
+    /// Emitter calls accepted.
+    pub events_emitted: f64,
+    /// `batch` packets sent.
+    pub batches_sent: f64,
+    /// Packets put into client queues (one per recipient).
+    pub packets_sent: f64,
+    /// Events a client did not get because its queue was full (one per event per client).
+    pub events_dropped: f64,
+    /// Emits accepted but not yet handled by the dispatcher.
+    pub events_queued: f64,
+    /// Events waiting in batches.
+    pub events_in_batches: f64,
+    /// Packets received from clients.
+    pub client_packets: f64,
+    /// Client requests refused (bad room, too many rooms, bad payload).
+    pub client_errors: f64,
+    /// Sockets disconnected by the stale sweep.
+    pub sockets_swept: f64,
+    /// ISO-8601.
+    pub started_at: String,
+    pub uptime_ms: f64,
+}
+
+/// Counters of the running hub.
+#[napi]
+pub fn get_stats(env: &Env) -> Result<JsHubStats> {
+    let s = running(env)?.stats();
+    Ok(JsHubStats {
+        connections: s.connections as f64,
+        connections_total: s.connections_total as f64,
+        websocket_connections: s.websocket_connections as f64,
+        polling_connections: s.polling_connections as f64,
+        rooms: s.rooms as f64,
+        events_emitted: s.events_emitted as f64,
+        batches_sent: s.batches_sent as f64,
+        packets_sent: s.packets_sent as f64,
+        events_dropped: s.events_dropped as f64,
+        events_queued: s.events_queued as f64,
+        events_in_batches: s.events_in_batches as f64,
+        client_packets: s.client_packets as f64,
+        client_errors: s.client_errors as f64,
+        sockets_swept: s.sockets_swept as f64,
+        started_at: s.started_at,
+        uptime_ms: s.uptime_ms as f64,
+    })
+}

@@ -1,0 +1,227 @@
+//! The one task that turns queued emits into Socket.IO packets. Emitters on the JS thread only
+//! validate and enqueue; this task drains the queue in call order, lets the [`Batcher`] decide
+//! what goes out now, and broadcasts it through socketioxide. One queue and one task is what makes
+//! per-target order hold.
+
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use serde_json::value::RawValue;
+use socketioxide::{BroadcastError, SocketError, SocketIo};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::batch::{Batcher, Outgoing, Target};
+use crate::envelope;
+use crate::options::BatchConfig;
+use crate::presence::Presence;
+use crate::stats::Stats;
+
+/// One accepted emit, already validated and wrapped in its envelope.
+pub struct Emit {
+    pub target: Target,
+    pub event: Cow<'static, str>,
+    pub envelope: String,
+}
+
+pub enum Command {
+    Emit(Emit),
+    /// Send every pending batch and everything queued before this, then answer.
+    Flush(oneshot::Sender<()>),
+}
+
+/// The sending half, held by the hub. Unbounded on purpose: an emitter must never block the JS
+/// thread, and the queue drains at socketioxide speed (millions of packets per second), so it
+/// only grows when the process is already overloaded; `queued` makes that visible in stats.
+#[derive(Clone)]
+pub struct Queue {
+    tx: mpsc::UnboundedSender<Command>,
+    queued: Arc<AtomicU64>,
+}
+
+impl Queue {
+    /// Enqueues an emit; `false` if the dispatcher is gone (the hub is stopping).
+    pub fn push(&self, emit: Emit) -> bool {
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        let ok = self.tx.send(Command::Emit(emit)).is_ok();
+        if !ok {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+        ok
+    }
+
+    /// Waits until everything enqueued so far, pending batches included, was sent.
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Command::Flush(tx)).is_ok() {
+            rx.await.ok();
+        }
+    }
+
+    /// Emits waiting in the queue.
+    pub fn len(&self) -> u64 {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+pub struct Dispatcher {
+    io: SocketIo,
+    batcher: Batcher,
+    presence: Arc<Presence>,
+    stats: Arc<Stats>,
+    queued: Arc<AtomicU64>,
+    /// Events waiting in batches, published for `getStats()`.
+    held: Arc<AtomicU64>,
+    /// Warn once per hub when a client queue overflows: the counter has the details.
+    warned_drop: AtomicBool,
+    rx: mpsc::UnboundedReceiver<Command>,
+}
+
+impl Dispatcher {
+    pub fn new(
+        io: SocketIo,
+        cfg: &BatchConfig,
+        presence: Arc<Presence>,
+        stats: Arc<Stats>,
+        held: Arc<AtomicU64>,
+    ) -> (Dispatcher, Queue) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicU64::new(0));
+        let dispatcher = Dispatcher {
+            io,
+            batcher: Batcher::new(cfg),
+            presence,
+            stats,
+            queued: queued.clone(),
+            held,
+            warned_drop: AtomicBool::new(false),
+            rx,
+        };
+        (dispatcher, Queue { tx, queued })
+    }
+
+    /// Runs until `shutdown` (or until every [`Queue`] is dropped), then sends what is still
+    /// queued or pending.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let mut out = Vec::new();
+        loop {
+            let deadline = self.batcher.next_deadline();
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                cmd = self.rx.recv() => match cmd {
+                    Some(Command::Emit(e)) => {
+                        self.queued.fetch_sub(1, Ordering::Relaxed);
+                        let now = Instant::now();
+                        self.batcher.push(e.target, e.event, e.envelope, now.into_std(), &mut out);
+                        // Under a continuous stream the timer branch may not get a turn.
+                        if deadline.is_some_and(|d| d <= now.into_std()) {
+                            self.batcher.flush_due(now.into_std(), &mut out);
+                        }
+                    }
+                    Some(Command::Flush(done)) => {
+                        self.batcher.flush_all(&mut out);
+                        self.send_all(&mut out).await;
+                        done.send(()).ok();
+                        continue;
+                    }
+                    None => break,
+                },
+                _ = sleep_until(deadline) => {
+                    self.batcher.flush_due(Instant::now().into_std(), &mut out);
+                }
+            }
+            self.send_all(&mut out).await;
+        }
+        self.rx.close();
+        let mut waiting = Vec::new();
+        while let Ok(cmd) = self.rx.try_recv() {
+            match cmd {
+                Command::Emit(e) => {
+                    self.queued.fetch_sub(1, Ordering::Relaxed);
+                    let now = Instant::now().into_std();
+                    self.batcher
+                        .push(e.target, e.event, e.envelope, now, &mut out);
+                }
+                Command::Flush(done) => waiting.push(done),
+            }
+        }
+        self.batcher.flush_all(&mut out);
+        self.send_all(&mut out).await;
+        for done in waiting {
+            done.send(()).ok();
+        }
+    }
+
+    async fn send_all(&mut self, out: &mut Vec<Outgoing>) {
+        for packet in out.drain(..) {
+            self.send(packet).await;
+        }
+        self.held
+            .store(self.batcher.held() as u64, Ordering::Relaxed);
+    }
+
+    async fn send(&self, packet: Outgoing) {
+        let events = packet.events() as u64;
+        let (target, event, json) = match packet {
+            Outgoing::Event {
+                target,
+                event,
+                envelope,
+            } => (target, event, envelope),
+            Outgoing::Batch { target, envelopes } => {
+                Stats::add(&self.stats.batches_sent, 1);
+                (target, Cow::Borrowed("batch"), envelope::batch(&envelopes))
+            }
+        };
+        let audience = self.presence.audience(target.room()) as u64;
+        let Ok(raw) = RawValue::from_string(json) else {
+            // Envelopes are built from validated JSON; this is a bug, but never a silent one.
+            Stats::add(&self.stats.events_dropped, events * audience);
+            eprintln!("nself-realtime: internal error: an envelope was not valid JSON");
+            return;
+        };
+        let result = match target {
+            Target::All => self.io.emit(&*event, &*raw).await,
+            Target::Room(room) => self.io.to(room.to_string()).emit(&*event, &*raw).await,
+        };
+        let failed = match result {
+            Ok(()) => 0,
+            Err(BroadcastError::Socket(errors)) => {
+                let full = errors
+                    .iter()
+                    .filter(|e| matches!(e, SocketError::InternalChannelFull))
+                    .count() as u64;
+                if full > 0 {
+                    Stats::add(&self.stats.events_dropped, full * events);
+                    if !self.warned_drop.swap(true, Ordering::Relaxed) {
+                        eprintln!(
+                            "nself-realtime: a client's queue is full (maxQueuedPackets); events \
+                             to it are dropped and counted in getStats().eventsDropped"
+                        );
+                    }
+                }
+                errors.len() as u64
+            }
+            Err(e) => {
+                Stats::add(&self.stats.events_dropped, events * audience);
+                eprintln!("nself-realtime: broadcast failed: {e}");
+                audience
+            }
+        };
+        Stats::add(&self.stats.packets_sent, audience.saturating_sub(failed));
+    }
+}
+
+async fn sleep_until(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(Instant::from_std(d)).await,
+        None => std::future::pending().await,
+    }
+}

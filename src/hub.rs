@@ -1,0 +1,433 @@
+//! Hub lifecycle and the emit entry point. At most one hub runs per process; emitters find it
+//! through [`running`]. Start binds before it returns; stop follows the mini-redis pattern: a
+//! shutdown token reaches the accept loop, every connection, the dispatcher and the sweeper, and a
+//! task tracker says when all of them finished.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
+
+use parking_lot::RwLock;
+use serde_json::Value;
+use socketioxide::{SocketIo, TransportType};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::batch::Target;
+use crate::clock::{iso8601, now_ms};
+use crate::dispatch::{Dispatcher, Emit, Queue};
+use crate::envelope;
+use crate::error::{ErrorCode, HubError, HubResult};
+use crate::options::{HubConfig, Transports};
+use crate::presence::{Presence, PresenceInfo};
+use crate::rooms::{self, Ctx};
+use crate::server::{self, Gate, GateService};
+use crate::stats::Stats;
+use crate::validate::{check_custom_event_name, check_room, EventKind};
+
+/// What `startHub` resolves to (SPEC §3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubInfo {
+    pub host: String,
+    pub port: u16,
+    pub path: String,
+    pub url: String,
+    pub started_at: String,
+    /// A random id of this start: clients tell a restarted hub from a reconnect.
+    pub epoch: String,
+}
+
+/// `getStats()` (SPEC §10).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubStats {
+    pub connections: u64,
+    pub connections_total: u64,
+    pub websocket_connections: u64,
+    pub polling_connections: u64,
+    pub rooms: u64,
+    pub events_emitted: u64,
+    pub batches_sent: u64,
+    pub packets_sent: u64,
+    pub events_dropped: u64,
+    pub events_queued: u64,
+    pub events_in_batches: u64,
+    pub client_packets: u64,
+    pub client_errors: u64,
+    pub sockets_swept: u64,
+    pub started_at: String,
+    pub uptime_ms: u64,
+}
+
+/// One running hub.
+pub struct Hub {
+    cfg: Arc<HubConfig>,
+    info: HubInfo,
+    io: SocketIo,
+    queue: Queue,
+    presence: Arc<Presence>,
+    stats: Arc<Stats>,
+    /// Events waiting in batches, published by the dispatcher.
+    held: Arc<AtomicU64>,
+    gate: Arc<Gate>,
+    /// Tells the accept loop, connections and the sweeper to stop.
+    shutdown: CancellationToken,
+    /// Accept loop, connections, dispatcher and sweeper: stop waits for all of them.
+    tasks: TaskTracker,
+    started: Instant,
+    started_at_ms: u64,
+}
+
+/// The hub emitters use. A `parking_lot::RwLock` because the hot path (every emit) only reads
+/// it, for a few nanoseconds, and writers are rare (start and stop).
+static RUNNING: RwLock<Option<Arc<Hub>>> = RwLock::new(None);
+
+/// Serialises start and stop, which await (bind, drain) and must not interleave.
+static LIFECYCLE: LazyLock<tokio::sync::Mutex<()>> = LazyLock::new(|| tokio::sync::Mutex::new(()));
+
+/// The running hub, or `ERR_HUB_NOT_RUNNING`.
+pub fn running() -> HubResult<Arc<Hub>> {
+    RUNNING.read().clone().ok_or_else(HubError::not_running)
+}
+
+/// The running hub's info, if any.
+pub fn info() -> Option<HubInfo> {
+    RUNNING.read().as_ref().map(|h| h.info.clone())
+}
+
+/// Starts a hub, or returns the running one if it has the same options.
+/// Must be called inside the hub's tokio runtime.
+pub async fn start(cfg: HubConfig) -> HubResult<HubInfo> {
+    let _lifecycle = LIFECYCLE.lock().await;
+    if let Some(hub) = RUNNING.read().as_ref() {
+        return if *hub.cfg == cfg {
+            Ok(hub.info.clone())
+        } else {
+            Err(HubError::new(
+                ErrorCode::HubRunning,
+                format!(
+                    "a hub is already running at {} with other options ({}); call stopHub() \
+                     first to restart it with new ones",
+                    hub.info.url,
+                    hub.cfg.differences(&cfg).join(", ")
+                ),
+            ))
+        };
+    }
+    let hub = Hub::start(cfg).await?;
+    let info = hub.info.clone();
+    *RUNNING.write() = Some(hub);
+    Ok(info)
+}
+
+/// Takes the running hub out of service at once: from here on emitters get
+/// `ERR_HUB_NOT_RUNNING`, so that "everything emitted before stop" is well defined.
+pub fn begin_stop() -> Option<Arc<Hub>> {
+    RUNNING.write().take()
+}
+
+/// Finishes a stop started by [`begin_stop`] (or stops a hub whose start was still under way).
+pub async fn finish_stop(hub: Option<Arc<Hub>>, timeout: Duration) {
+    let _lifecycle = LIFECYCLE.lock().await;
+    if let Some(hub) = hub.or_else(begin_stop) {
+        hub.stop(timeout).await;
+    }
+}
+
+impl Hub {
+    async fn start(cfg: HubConfig) -> HubResult<Arc<Hub>> {
+        let bind_addr = format!("{}:{}", cfg.host, cfg.port);
+        let listener = bind(&cfg.host, cfg.port).await?;
+        let port = listener
+            .local_addr()
+            .map(|a| a.port())
+            .map_err(|e| HubError::bind(&e, &bind_addr))?;
+
+        let cfg = Arc::new(cfg);
+        let presence = Arc::new(Presence::default());
+        let stats = Arc::new(Stats::default());
+        let ctx = Arc::new(Ctx {
+            cfg: cfg.clone(),
+            presence: presence.clone(),
+            stats: stats.clone(),
+        });
+        let builder = SocketIo::builder()
+            .req_path(cfg.path.clone())
+            .ping_interval(Duration::from_millis(cfg.ping_interval_ms))
+            .ping_timeout(Duration::from_millis(cfg.ping_timeout_ms))
+            .max_buffer_size(cfg.max_queued_packets)
+            .max_payload(cfg.max_payload_bytes as u64)
+            .ws_max_message_size(cfg.max_payload_bytes)
+            .with_state(ctx);
+        let builder = match cfg.transports {
+            Transports::Both => {
+                builder.transports([TransportType::Websocket, TransportType::Polling])
+            }
+            Transports::WebsocketOnly => builder.transports([TransportType::Websocket]),
+            Transports::PollingOnly => builder.transports([TransportType::Polling]),
+        };
+        let (svc, io) = builder.build_svc();
+        io.ns("/", rooms::on_connect);
+
+        let held = Arc::new(AtomicU64::new(0));
+        let (dispatcher, queue) = Dispatcher::new(
+            io.clone(),
+            &cfg.batch,
+            presence.clone(),
+            stats.clone(),
+            held.clone(),
+        );
+        let gate = Arc::new(Gate::default());
+        let shutdown = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        tasks.spawn(dispatcher.run(shutdown.clone()));
+        tasks.spawn(server::serve(
+            listener,
+            GateService {
+                inner: svc,
+                gate: gate.clone(),
+            },
+            shutdown.clone(),
+            tasks.clone(),
+        ));
+        tasks.spawn(sweep(
+            io.clone(),
+            cfg.clone(),
+            presence.clone(),
+            stats.clone(),
+            shutdown.clone(),
+        ));
+
+        let started_at_ms = now_ms();
+        let info = HubInfo {
+            host: cfg.host.clone(),
+            port,
+            path: cfg.path.clone(),
+            url: cfg.url(port),
+            started_at: iso8601(started_at_ms),
+            epoch: format!("{:016x}", rand::random::<u64>()),
+        };
+        Ok(Arc::new(Hub {
+            cfg,
+            info,
+            io,
+            queue,
+            presence,
+            stats,
+            held,
+            gate,
+            shutdown,
+            tasks,
+            started: Instant::now(),
+            started_at_ms,
+        }))
+    }
+
+    /// Delivers everything emitted so far, tells clients the server is going away (an Engine.IO
+    /// close, after which socket.io clients reconnect), stops listening, and waits for every
+    /// task, giving up waiting for clients after `timeout`.
+    async fn stop(&self, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        self.gate.close_handshakes();
+        // 1. Everything queued before stop, pending batches included, into client queues.
+        let _ = tokio::time::timeout_at(deadline, self.queue.flush()).await;
+        // 2. Long-polling clients take their queue only when they poll: wait until each has a
+        //    poll pending (its queue is empty). WebSocket writers drain on close by themselves.
+        self.wait_for_polling_clients(deadline).await;
+        // 3. Close every session (queued packets, then an Engine.IO close) and wait for the
+        //    transports to finish writing.
+        let _ = tokio::time::timeout_at(deadline, self.io.close()).await;
+        // 4. Stop listening and close idle keep-alive connections.
+        self.shutdown.cancel();
+        self.tasks.close();
+        if tokio::time::timeout_at(deadline, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            eprintln!(
+                "nself-realtime: stopHub timed out after {} ms; remaining connections are closed",
+                timeout.as_millis()
+            );
+        }
+    }
+
+    async fn wait_for_polling_clients(&self, deadline: tokio::time::Instant) {
+        // A poll pending this long had nothing to return: its client has everything.
+        const SETTLED: Duration = Duration::from_millis(30);
+        loop {
+            let polling = self
+                .io
+                .sockets()
+                .iter()
+                .filter(|s| s.connected() && s.transport_type() == TransportType::Polling)
+                .count();
+            if polling == 0 || self.gate.idle_polls(SETTLED) >= polling {
+                return;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Validates and enqueues one of the six typed events.
+    pub fn emit_typed(
+        &self,
+        kind: EventKind,
+        data_json: &str,
+        room: Option<&str>,
+    ) -> HubResult<()> {
+        self.check_target(room, data_json)?;
+        kind.validate(&parse_payload(data_json)?)?;
+        self.enqueue(Cow::Borrowed(kind.name()), data_json, room)
+    }
+
+    /// Validates and enqueues a custom event; a typed event name gets its type's validation.
+    pub fn emit_custom(&self, event: &str, data_json: &str, room: Option<&str>) -> HubResult<()> {
+        if let Some(kind) = EventKind::from_name(event) {
+            return self.emit_typed(kind, data_json, room);
+        }
+        check_custom_event_name(event)?;
+        self.check_target(room, data_json)?;
+        parse_payload(data_json)?;
+        self.enqueue(Cow::Owned(event.to_string()), data_json, room)
+    }
+
+    fn check_target(&self, room: Option<&str>, data_json: &str) -> HubResult<()> {
+        if let Some(room) = room {
+            check_room(room)?;
+        }
+        if data_json.len() > self.cfg.max_payload_bytes {
+            return Err(HubError::new(
+                ErrorCode::PayloadTooLarge,
+                format!(
+                    "data: expected at most maxPayloadBytes ({}) bytes of JSON, got {}",
+                    self.cfg.max_payload_bytes,
+                    data_json.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn enqueue(
+        &self,
+        event: Cow<'static, str>,
+        data_json: &str,
+        room: Option<&str>,
+    ) -> HubResult<()> {
+        let timestamp = iso8601(now_ms());
+        let emit = Emit {
+            target: room.map_or(Target::All, |r| Target::Room(r.into())),
+            envelope: envelope::build(&event, data_json, &timestamp, room),
+            event,
+        };
+        if !self.queue.push(emit) {
+            return Err(HubError::not_running());
+        }
+        Stats::add(&self.stats.events_emitted, 1);
+        Ok(())
+    }
+
+    pub fn presence(&self) -> Vec<PresenceInfo> {
+        self.presence.all()
+    }
+
+    pub fn room_members(&self, room: &str) -> HubResult<Vec<PresenceInfo>> {
+        check_room(room)?;
+        Ok(self.presence.room_members(room))
+    }
+
+    pub fn user_presence(&self, user_id: &str) -> Vec<PresenceInfo> {
+        self.presence.user(user_id)
+    }
+
+    pub fn stats(&self) -> HubStats {
+        let sockets = self.io.sockets();
+        let websocket = sockets
+            .iter()
+            .filter(|s| s.transport_type() == TransportType::Websocket)
+            .count() as u64;
+        let s = &self.stats;
+        HubStats {
+            connections: self.presence.len() as u64,
+            connections_total: Stats::get(&s.connections_total),
+            websocket_connections: websocket,
+            polling_connections: sockets.len() as u64 - websocket,
+            rooms: self.presence.room_count() as u64,
+            events_emitted: Stats::get(&s.events_emitted),
+            batches_sent: Stats::get(&s.batches_sent),
+            packets_sent: Stats::get(&s.packets_sent),
+            events_dropped: Stats::get(&s.events_dropped),
+            events_queued: self.queue.len(),
+            events_in_batches: Stats::get(&self.held),
+            client_packets: Stats::get(&s.client_packets),
+            client_errors: Stats::get(&s.client_errors),
+            sockets_swept: Stats::get(&s.sockets_swept),
+            started_at: iso8601(self.started_at_ms),
+            uptime_ms: self.started.elapsed().as_millis() as u64,
+        }
+    }
+}
+
+fn parse_payload(data_json: &str) -> HubResult<Value> {
+    serde_json::from_str(data_json)
+        .map_err(|e| HubError::event(format!("data: expected JSON, got invalid JSON ({e})")))
+}
+
+async fn bind(host: &str, port: u16) -> HubResult<TcpListener> {
+    let addr = format!("{host}:{port}");
+    let addrs: Vec<_> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| {
+            HubError::new(
+                ErrorCode::HostNotFound,
+                format!("listen ENOTFOUND {addr}: cannot resolve host ({e})"),
+            )
+        })?
+        .collect();
+    let mut last = None;
+    for a in addrs {
+        match TcpListener::bind(a).await {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(HubError::bind(&e, &addr)),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        HubError::new(
+            ErrorCode::HostNotFound,
+            format!("listen ENOTFOUND {addr}: no address"),
+        )
+    }))
+}
+
+/// Every `sweepIntervalMs`, disconnects sockets silent for more than `staleAfterMs` (SPEC §8).
+async fn sweep(
+    io: SocketIo,
+    cfg: Arc<HubConfig>,
+    presence: Arc<Presence>,
+    stats: Arc<Stats>,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(Duration::from_millis(cfg.presence.sweep_interval_ms));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let cutoff = now_ms().saturating_sub(cfg.presence.stale_after_ms);
+        let stale: HashSet<String> = presence.stale(cutoff).into_iter().collect();
+        for socket in io.sockets() {
+            if stale.contains(socket.id.as_str()) {
+                Stats::add(&stats.sockets_swept, 1);
+                // The disconnect handler removes its presence and tells its rooms.
+                socket.disconnect().ok();
+            }
+        }
+    }
+}

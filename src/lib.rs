@@ -1,0 +1,39 @@
+//! nself-realtime: a Socket.IO hub for Next.js dashboards, run inside the Node process as a
+//! napi-rs addon.
+//!
+//! # Layout
+//!
+//! The hub core is plain Rust (no N-API) so that it can be unit tested with `cargo test`:
+//!
+//! - [`error`]: the error type every public operation returns, with its stable `code`.
+//! - [`options`]: `HubOptions` parsed from JSON, validated, with the defaults of SPEC §3.
+//! - [`validate`]: the payload rules of SPEC §4 (the six event types, custom event names) and the
+//!   room-name rule of SPEC §5.
+//! - [`clock`]: wall-clock milliseconds and ISO-8601 formatting for envelopes and presence.
+//! - [`envelope`]: builds the `{ type, data, timestamp, room? }` envelope around a payload.
+//! - [`batch`]: per-target coalescing of high-frequency events (SPEC §6), pure logic.
+//! - [`dispatch`]: the single task that turns queued emits into Socket.IO packets, in call order.
+//! - [`presence`]: who is connected, in which rooms, since when, and with what state (SPEC §8).
+//! - [`rooms`]: the client protocol of SPEC §5 (`join:room`, `leave:room`, `heartbeat`,
+//!   `presence:set`) on top of socketioxide.
+//! - [`stats`]: the counters behind `getStats()` (SPEC §10).
+//! - [`server`]: the hyper accept loop and the HTTP wrapper around the Socket.IO service
+//!   (tracks long-polling requests so that shutdown can wait for them to drain).
+//! - [`hub`]: lifecycle (start, stop, the process-wide running hub) and the emit entry point.
+//!
+//! The [`binding`] module is the thin `#[napi]` layer: it converts JS values at the boundary,
+//! maps [`error::HubError`] to a JS `Error` with a `code`, and holds no hub logic.
+
+pub mod batch;
+pub mod binding;
+pub mod clock;
+pub mod dispatch;
+pub mod envelope;
+pub mod error;
+pub mod hub;
+pub mod options;
+pub mod presence;
+pub mod rooms;
+pub mod server;
+pub mod stats;
+pub mod validate;

@@ -1,0 +1,443 @@
+//! `HubOptions` (SPEC §3): parsed from the JSON the caller passed, merged with the defaults and
+//! validated. Every rejection names the option, what was expected and what came.
+
+use serde_json::{Map, Value};
+
+use crate::error::{HubError, HubResult};
+use crate::validate::{describe, is_valid_event_name};
+
+/// Which Engine.IO transports clients may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transports {
+    Both,
+    WebsocketOnly,
+    PollingOnly,
+}
+
+/// SPEC §6: which event types are coalesced, and how much.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchConfig {
+    /// A target's batch is sent as soon as it holds this many events.
+    pub max_size: usize,
+    /// ... or this long after its first event.
+    pub max_wait_ms: u64,
+    /// Event types that are batched; others are sent one by one.
+    pub events: Vec<String>,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            max_size: 10,
+            max_wait_ms: 100,
+            events: vec!["logs:stream".into(), "docker:stats".into()],
+        }
+    }
+}
+
+/// SPEC §8: when silent sockets are considered gone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceConfig {
+    pub stale_after_ms: u64,
+    pub sweep_interval_ms: u64,
+}
+
+impl Default for PresenceConfig {
+    fn default() -> Self {
+        PresenceConfig {
+            stale_after_ms: 300_000,
+            sweep_interval_ms: 60_000,
+        }
+    }
+}
+
+/// The validated options of one hub. Two `startHub` calls are "the same" when these are equal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubConfig {
+    pub host: String,
+    pub port: u16,
+    /// Socket.IO request path, normalised without a trailing slash (`/api/ws`).
+    pub path: String,
+    pub ping_interval_ms: u64,
+    pub ping_timeout_ms: u64,
+    pub batch: BatchConfig,
+    pub presence: PresenceConfig,
+    pub max_payload_bytes: usize,
+    pub max_rooms_per_socket: usize,
+    /// Per-socket outgoing queue, in packets. A packet for a socket whose queue is full is
+    /// dropped (and counted): sized so that a burst of 10,000 events reaches even a
+    /// long-polling client, which drains its queue only once per poll.
+    pub max_queued_packets: usize,
+    pub transports: Transports,
+    pub unref: bool,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig {
+            host: "127.0.0.1".into(),
+            port: 3022,
+            path: "/api/ws".into(),
+            ping_interval_ms: 30_000,
+            ping_timeout_ms: 10_000,
+            batch: BatchConfig::default(),
+            presence: PresenceConfig::default(),
+            max_payload_bytes: 65_536,
+            max_rooms_per_socket: 64,
+            max_queued_packets: 16_384,
+            transports: Transports::Both,
+            unref: false,
+        }
+    }
+}
+
+const KNOWN: &[&str] = &[
+    "host",
+    "port",
+    "path",
+    "pingIntervalMs",
+    "pingTimeoutMs",
+    "batch",
+    "presence",
+    "maxPayloadBytes",
+    "maxRoomsPerSocket",
+    "maxQueuedPackets",
+    "transports",
+    "unref",
+];
+
+impl HubConfig {
+    /// Parses `startHub(options)`. `None`, `null` and `undefined` mean "all defaults";
+    /// an option set to `undefined` (absent from the JSON) takes its default.
+    pub fn from_json(value: Option<&Value>) -> HubResult<HubConfig> {
+        let mut cfg = HubConfig::default();
+        let obj = match value {
+            None | Some(Value::Null) => return Ok(cfg),
+            Some(Value::Object(obj)) => obj,
+            Some(other) => {
+                return Err(HubError::options(format!(
+                    "options: expected an object, got {}",
+                    describe(other)
+                )))
+            }
+        };
+        for key in obj.keys() {
+            if !KNOWN.contains(&key.as_str()) {
+                return Err(HubError::options(format!(
+                    "unknown option '{key}'; known options: {}",
+                    KNOWN.join(", ")
+                )));
+            }
+        }
+        let opts = Opts(obj, "");
+        if let Some(host) = opts.string("host")? {
+            if host.is_empty() || host.len() > 253 || host.contains(char::is_whitespace) {
+                return Err(HubError::options(format!(
+                    "host: expected an IP address or host name, got {host:?}"
+                )));
+            }
+            cfg.host = host;
+        }
+        if let Some(port) = opts.int("port", 0, 65_535)? {
+            cfg.port = port as u16;
+        }
+        if let Some(path) = opts.string("path")? {
+            cfg.path = normalize_path(&path)?;
+        }
+        if let Some(v) = opts.int("pingIntervalMs", 50, 3_600_000)? {
+            cfg.ping_interval_ms = v;
+        }
+        if let Some(v) = opts.int("pingTimeoutMs", 50, 3_600_000)? {
+            cfg.ping_timeout_ms = v;
+        }
+        if let Some(batch) = opts.object("batch")? {
+            let b = Opts(batch, "batch.");
+            b.only(&["maxSize", "maxWaitMs", "events"])?;
+            if let Some(v) = b.int("maxSize", 1, 10_000)? {
+                cfg.batch.max_size = v as usize;
+            }
+            if let Some(v) = b.int("maxWaitMs", 0, 60_000)? {
+                cfg.batch.max_wait_ms = v;
+            }
+            if let Some(events) = b.string_list("events")? {
+                for (i, e) in events.iter().enumerate() {
+                    if !is_valid_event_name(e) {
+                        return Err(HubError::options(format!(
+                            "batch.events[{i}]: expected an event name of 1-64 characters \
+                             [A-Za-z0-9_.:-], got {e:?}"
+                        )));
+                    }
+                }
+                cfg.batch.events = events;
+            }
+        }
+        if let Some(presence) = opts.object("presence")? {
+            let p = Opts(presence, "presence.");
+            p.only(&["staleAfterMs", "sweepIntervalMs"])?;
+            if let Some(v) = p.int("staleAfterMs", 100, 86_400_000)? {
+                cfg.presence.stale_after_ms = v;
+            }
+            if let Some(v) = p.int("sweepIntervalMs", 10, 86_400_000)? {
+                cfg.presence.sweep_interval_ms = v;
+            }
+        }
+        if let Some(v) = opts.int("maxPayloadBytes", 1024, 100 * 1024 * 1024)? {
+            cfg.max_payload_bytes = v as usize;
+        }
+        if let Some(v) = opts.int("maxRoomsPerSocket", 1, 100_000)? {
+            cfg.max_rooms_per_socket = v as usize;
+        }
+        if let Some(v) = opts.int("maxQueuedPackets", 16, 1_048_576)? {
+            cfg.max_queued_packets = v as usize;
+        }
+        if let Some(list) = opts.string_list("transports")? {
+            let ws = list.iter().any(|t| t == "websocket");
+            let polling = list.iter().any(|t| t == "polling");
+            let bad = list.iter().find(|t| *t != "websocket" && *t != "polling");
+            cfg.transports = match (bad, ws, polling) {
+                (None, true, true) => Transports::Both,
+                (None, true, false) => Transports::WebsocketOnly,
+                (None, false, true) => Transports::PollingOnly,
+                _ => {
+                    return Err(HubError::options(format!(
+                        "transports: expected a non-empty list of 'websocket' and 'polling', \
+                         got {list:?}"
+                    )))
+                }
+            };
+        }
+        if let Some(v) = opts.bool("unref")? {
+            cfg.unref = v;
+        }
+        Ok(cfg)
+    }
+
+    /// Names of the options that differ between two configurations.
+    pub fn differences(&self, other: &HubConfig) -> Vec<&'static str> {
+        let mut diff = Vec::new();
+        let mut check = |name, same: bool| {
+            if !same {
+                diff.push(name);
+            }
+        };
+        check("host", self.host == other.host);
+        check("port", self.port == other.port);
+        check("path", self.path == other.path);
+        check(
+            "pingIntervalMs",
+            self.ping_interval_ms == other.ping_interval_ms,
+        );
+        check(
+            "pingTimeoutMs",
+            self.ping_timeout_ms == other.ping_timeout_ms,
+        );
+        check("batch", self.batch == other.batch);
+        check("presence", self.presence == other.presence);
+        check(
+            "maxPayloadBytes",
+            self.max_payload_bytes == other.max_payload_bytes,
+        );
+        check(
+            "maxRoomsPerSocket",
+            self.max_rooms_per_socket == other.max_rooms_per_socket,
+        );
+        check(
+            "maxQueuedPackets",
+            self.max_queued_packets == other.max_queued_packets,
+        );
+        check("transports", self.transports == other.transports);
+        check("unref", self.unref == other.unref);
+        diff
+    }
+
+    /// The URL a client on this machine connects to.
+    pub fn url(&self, port: u16) -> String {
+        let host = match self.host.as_str() {
+            "0.0.0.0" => "127.0.0.1",
+            "::" => "::1",
+            h => h,
+        };
+        if host.contains(':') {
+            format!("http://[{host}]:{port}")
+        } else {
+            format!("http://{host}:{port}")
+        }
+    }
+}
+
+/// A request path: starts with `/`, no query, fragment or whitespace; trailing `/` dropped.
+fn normalize_path(path: &str) -> HubResult<String> {
+    let ok = path.starts_with('/')
+        && path.len() <= 256
+        && !path
+            .chars()
+            .any(|c| c.is_whitespace() || c == '?' || c == '#' || c.is_control());
+    if !ok {
+        return Err(HubError::options(format!(
+            "path: expected a URL path starting with '/' (no query or whitespace), got {path:?}"
+        )));
+    }
+    let trimmed = path.trim_end_matches('/');
+    Ok(if trimmed.is_empty() {
+        "/".into()
+    } else {
+        trimmed.into()
+    })
+}
+
+/// Typed reads from one level of the options object; `prefix` names nested options.
+struct Opts<'a>(&'a Map<String, Value>, &'static str);
+
+impl<'a> Opts<'a> {
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        self.0.get(key).filter(|v| !v.is_null())
+    }
+
+    fn fail(&self, key: &str, expected: &str, got: &Value) -> HubError {
+        HubError::options(format!(
+            "{}{key}: expected {expected}, got {}",
+            self.1,
+            describe(got)
+        ))
+    }
+
+    fn only(&self, keys: &[&str]) -> HubResult<()> {
+        match self.0.keys().find(|k| !keys.contains(&k.as_str())) {
+            Some(k) => Err(HubError::options(format!(
+                "unknown option '{}{k}'; known: {}",
+                self.1,
+                keys.join(", ")
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    fn int(&self, key: &str, min: u64, max: u64) -> HubResult<Option<u64>> {
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        let expected = format!("an integer from {min} to {max}");
+        let n = v.as_f64().ok_or_else(|| self.fail(key, &expected, v))?;
+        if n.fract() != 0.0 || n < min as f64 || n > max as f64 {
+            return Err(self.fail(key, &expected, v));
+        }
+        Ok(Some(n as u64))
+    }
+
+    fn string(&self, key: &str) -> HubResult<Option<String>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(v) => Err(self.fail(key, "a string", v)),
+        }
+    }
+
+    fn bool(&self, key: &str) -> HubResult<Option<bool>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(v) => Err(self.fail(key, "a boolean", v)),
+        }
+    }
+
+    fn object(&self, key: &str) -> HubResult<Option<&'a Map<String, Value>>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Object(o)) => Ok(Some(o)),
+            Some(v) => Err(self.fail(key, "an object", v)),
+        }
+    }
+
+    fn string_list(&self, key: &str) -> HubResult<Option<Vec<String>>> {
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        let list = v
+            .as_array()
+            .and_then(|a| {
+                a.iter()
+                    .map(|e| e.as_str().map(String::from))
+                    .collect::<Option<Vec<_>>>()
+            })
+            .ok_or_else(|| self.fail(key, "an array of strings", v))?;
+        Ok(Some(list))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: Value) -> HubResult<HubConfig> {
+        HubConfig::from_json(Some(&v))
+    }
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let c = HubConfig::from_json(None).unwrap();
+        assert_eq!(c.host, "127.0.0.1");
+        assert_eq!(c.port, 3022);
+        assert_eq!(c.path, "/api/ws");
+        assert_eq!((c.ping_interval_ms, c.ping_timeout_ms), (30_000, 10_000));
+        assert_eq!(c.batch.max_size, 10);
+        assert_eq!(c.batch.max_wait_ms, 100);
+        assert_eq!(c.batch.events, vec!["logs:stream", "docker:stats"]);
+        assert_eq!(c.presence.stale_after_ms, 300_000);
+        assert_eq!(c.presence.sweep_interval_ms, 60_000);
+        assert_eq!(c.max_payload_bytes, 65_536);
+        assert_eq!(c.max_rooms_per_socket, 64);
+        assert_eq!(c.transports, Transports::Both);
+        assert!(!c.unref);
+        assert_eq!(parse(json!({})).unwrap(), c);
+    }
+
+    #[test]
+    fn nested_options_merge_with_defaults() {
+        let c = parse(json!({ "batch": { "maxWaitMs": 5 }, "port": 0 })).unwrap();
+        assert_eq!(c.batch.max_wait_ms, 5);
+        assert_eq!(c.batch.max_size, 10);
+        assert_eq!(c.port, 0);
+    }
+
+    #[test]
+    fn bad_options_name_the_option() {
+        let e = parse(json!({ "port": 70000 })).unwrap_err();
+        assert_eq!(
+            e.message,
+            "port: expected an integer from 0 to 65535, got 70000"
+        );
+        let e = parse(json!({ "port": "80" })).unwrap_err();
+        assert!(e.message.starts_with("port: expected an integer"), "{e}");
+        let e = parse(json!({ "batch": { "maxSize": 0 } })).unwrap_err();
+        assert!(e.message.starts_with("batch.maxSize:"), "{e}");
+        let e = parse(json!({ "prot": 1 })).unwrap_err();
+        assert!(e.message.contains("unknown option 'prot'"), "{e}");
+        let e = parse(json!({ "transports": [] })).unwrap_err();
+        assert!(e.message.starts_with("transports:"), "{e}");
+        let e = parse(json!({ "path": "api" })).unwrap_err();
+        assert!(e.message.starts_with("path:"), "{e}");
+        let e = parse(json!(5)).unwrap_err();
+        assert!(e.message.starts_with("options: expected an object"), "{e}");
+    }
+
+    #[test]
+    fn path_loses_its_trailing_slash() {
+        assert_eq!(parse(json!({ "path": "/rt/" })).unwrap().path, "/rt");
+        assert_eq!(parse(json!({ "path": "/" })).unwrap().path, "/");
+    }
+
+    #[test]
+    fn url_uses_a_connectable_host() {
+        let c = HubConfig {
+            host: "0.0.0.0".into(),
+            ..HubConfig::default()
+        };
+        assert_eq!(c.url(4000), "http://127.0.0.1:4000");
+        let c = HubConfig {
+            host: "::1".into(),
+            ..HubConfig::default()
+        };
+        assert_eq!(c.url(4000), "http://[::1]:4000");
+    }
+}

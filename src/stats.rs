@@ -1,0 +1,34 @@
+//! The counters behind `getStats()` (SPEC §10). Plain relaxed atomics: each is an independent
+//! tally, read together only for a snapshot.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Default)]
+pub struct Stats {
+    /// Emitter calls accepted (after validation).
+    pub events_emitted: AtomicU64,
+    /// `batch` packets sent (one per flushed target).
+    pub batches_sent: AtomicU64,
+    /// Packets put into client queues (one per recipient socket).
+    pub packets_sent: AtomicU64,
+    /// Events some client did not get because its queue was full (one per event per socket).
+    pub events_dropped: AtomicU64,
+    /// Connections accepted since start.
+    pub connections_total: AtomicU64,
+    /// Packets received from clients (events of our protocol and custom ones).
+    pub client_packets: AtomicU64,
+    /// Client requests refused (bad room, too many rooms, bad payload).
+    pub client_errors: AtomicU64,
+    /// Sockets disconnected by the stale sweep.
+    pub sockets_swept: AtomicU64,
+}
+
+impl Stats {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
