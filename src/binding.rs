@@ -61,23 +61,24 @@ fn running(env: &Env) -> Result<std::sync::Arc<Hub>> {
 }
 
 thread_local! {
-    /// `JSON.stringify` wrapped so that a throw (a cycle, a BigInt) comes back as a value.
-    static STRINGIFY: RefCell<Option<FunctionRef<Unknown<'static>, Unknown<'static>>>> =
+    /// The emitters' `JSON.stringify` (src/stringify.js), compiled once per JS thread.
+    static STRINGIFY: RefCell<Option<FunctionRef<FnArgs<(Unknown<'static>, bool)>, Unknown<'static>>>> =
         const { RefCell::new(None) };
 }
 
-/// `JSON.stringify(value)` on the JS thread; `undefined` becomes `null`.
-fn stringify(env: &Env, value: Unknown) -> Result<String> {
+/// `JSON.stringify(value)` on the JS thread (`undefined` becomes `null`). With `strict` (the
+/// typed events) `NaN` and `Infinity` are refused instead of becoming `null`; a value that
+/// cannot be serialised (a BigInt, a cycle) is refused with the field it is in.
+fn stringify(env: &Env, value: Unknown, strict: bool) -> Result<String> {
     let out: Unknown = STRINGIFY.with(|cell| -> Result<Unknown> {
         let mut cell = cell.borrow_mut();
         if cell.is_none() {
-            let f: Function<Unknown, Unknown> = env.run_script(
-                "(v) => { try { return JSON.stringify(v) } catch (e) { return { __nselfError: String(e && e.message || e) } } }",
-            )?;
+            let f: Function<FnArgs<(Unknown, bool)>, Unknown> =
+                env.run_script(include_str!("stringify.js"))?;
             *cell = Some(f.create_ref()?);
         }
         match cell.as_ref() {
-            Some(r) => r.borrow_back(env)?.call(value),
+            Some(r) => r.borrow_back(env)?.call((value, strict).into()),
             None => Err(Error::from_reason("JSON.stringify is unavailable")),
         }
     })?;
@@ -85,14 +86,8 @@ fn stringify(env: &Env, value: Unknown) -> Result<String> {
         ValueType::String => out.coerce_to_string()?.into_utf8()?.into_owned(),
         ValueType::Undefined => Ok("null".to_string()),
         _ => {
-            let obj = Object::from_unknown(out)?;
-            let reason: String = obj.get_named_property("__nselfError")?;
-            Err(js_error(
-                env,
-                HubError::event(format!(
-                    "data: expected a JSON-serialisable value ({reason})"
-                )),
-            ))
+            let reason: String = Object::from_unknown(out)?.get_named_property("__nselfError")?;
+            Err(js_error(env, HubError::event(reason)))
         }
     }
 }
@@ -128,7 +123,7 @@ fn type_name(t: ValueType) -> &'static str {
 fn emit_kind(env: &Env, kind: EventKind, data: Unknown, room: Option<Unknown>) -> Result<()> {
     let hub = running(env)?;
     let room = room_arg(env, room)?;
-    let json = stringify(env, data)?;
+    let json = stringify(env, data, true)?;
     hub.emit_typed(kind, &json, room.as_deref())
         .map_err(|e| js_error(env, e))
 }
@@ -223,23 +218,30 @@ pub fn stop_hub<'env>(
     options: Option<StopOptions>,
 ) -> Result<PromiseRaw<'env, ()>> {
     let timeout_ms = options.and_then(|o| o.timeout_ms).unwrap_or(5000.0);
-    if !(0.0..=600_000.0).contains(&timeout_ms) || timeout_ms.fract() != 0.0 {
-        return Err(js_error(
-            env,
-            HubError::options(format!(
-                "timeoutMs: expected an integer from 0 to 600000, got {timeout_ms}"
-            )),
-        ));
-    }
-    let hub = hub::begin_stop();
+    let timeout = if (0.0..=600_000.0).contains(&timeout_ms) && timeout_ms.fract() == 0.0 {
+        // Taken out of service now, so that emits after this call fail instead of racing.
+        Ok((hub::begin_stop(), Duration::from_millis(timeout_ms as u64)))
+    } else {
+        Err(HubError::options(format!(
+            "timeoutMs: expected an integer from 0 to 600000, got {timeout_ms}"
+        )))
+    };
     env.spawn_future_with_callback(
         async move {
-            hub::finish_stop(hub, Duration::from_millis(timeout_ms as u64)).await;
-            Ok(())
+            Ok(match timeout {
+                Ok((hub, timeout)) => {
+                    hub::finish_stop(hub, timeout).await;
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            })
         },
-        |_env, ()| {
-            KEEP_ALIVE.lock().take();
-            Ok(())
+        |env, res: std::result::Result<(), HubError>| match res {
+            Ok(()) => {
+                KEEP_ALIVE.lock().take();
+                Ok(())
+            }
+            Err(e) => Err(js_error(env, e)),
         },
     )
 }
@@ -307,7 +309,8 @@ pub fn emit(env: &Env, event: Unknown, data: Unknown, room: Option<Unknown>) -> 
         }
     };
     let room = room_arg(env, room)?;
-    let json = stringify(env, data)?;
+    let typed = EventKind::from_name(&event).is_some();
+    let json = stringify(env, data, typed)?;
     hub.emit_custom(&event, &json, room.as_deref())
         .map_err(|e| js_error(env, e))
 }

@@ -74,11 +74,16 @@ pub struct Hub {
     gate: Arc<Gate>,
     /// Tells the accept loop, connections and the sweeper to stop.
     shutdown: CancellationToken,
+    /// Drops every connection still open once stop has waited long enough.
+    kill: CancellationToken,
     /// Accept loop, connections, dispatcher and sweeper: stop waits for all of them.
     tasks: TaskTracker,
     started: Instant,
     started_at_ms: u64,
 }
+
+/// How long connections get to finish writing once everything was delivered and closed.
+const CLOSE_GRACE: Duration = Duration::from_millis(500);
 
 /// The hub emitters use. A `parking_lot::RwLock` because the hot path (every emit) only reads
 /// it, for a few nanoseconds, and writers are rare (start and stop).
@@ -181,6 +186,7 @@ impl Hub {
         );
         let gate = Arc::new(Gate::default());
         let shutdown = CancellationToken::new();
+        let kill = CancellationToken::new();
         let tasks = TaskTracker::new();
         tasks.spawn(dispatcher.run(shutdown.clone()));
         tasks.spawn(server::serve(
@@ -190,6 +196,7 @@ impl Hub {
                 gate: gate.clone(),
             },
             shutdown.clone(),
+            kill.clone(),
             tasks.clone(),
         ));
         tasks.spawn(sweep(
@@ -219,6 +226,7 @@ impl Hub {
             held,
             gate,
             shutdown,
+            kill,
             tasks,
             started: Instant::now(),
             started_at_ms,
@@ -238,16 +246,31 @@ impl Hub {
         self.wait_for_polling_clients(deadline).await;
         // 3. Close every session (queued packets, then an Engine.IO close) and wait for the
         //    transports to finish writing.
-        let _ = tokio::time::timeout_at(deadline, self.io.close()).await;
-        // 4. Stop listening and close idle keep-alive connections.
-        self.shutdown.cancel();
-        self.tasks.close();
-        if tokio::time::timeout_at(deadline, self.tasks.wait())
+        if tokio::time::timeout_at(deadline, self.io.close())
             .await
             .is_err()
         {
+            self.kill.cancel();
+        }
+        let delivered = tokio::time::Instant::now() < deadline;
+        // 4. Stop listening; connections finish the response they are writing (the last close
+        //    packets) and close. Nothing is left to deliver, so this gets a short grace only.
+        self.shutdown.cancel();
+        self.tasks.close();
+        let grace = deadline.min(tokio::time::Instant::now() + CLOSE_GRACE);
+        if tokio::time::timeout_at(grace, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            // 5. Whatever is still open (a client that stopped reading, a half-sent request)
+            //    is dropped.
+            self.kill.cancel();
+            let _ = tokio::time::timeout(CLOSE_GRACE, self.tasks.wait()).await;
+        }
+        if !delivered {
             eprintln!(
-                "nself-realtime: stopHub timed out after {} ms; remaining connections are closed",
+                "nself-realtime: stopHub gave up waiting for clients after {} ms; the \
+                 connections left were closed",
                 timeout.as_millis()
             );
         }

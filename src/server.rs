@@ -7,9 +7,11 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
+use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -20,8 +22,9 @@ use hyper::server::conn::http1;
 use hyper::service::Service;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use parking_lot::Mutex;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tokio_util::task::TaskTracker;
 
 /// Shared by every clone of [`GateService`] and by the hub's stop sequence.
@@ -128,13 +131,78 @@ where
     }
 }
 
+/// A TCP stream that fails every read and write once `kill` is cancelled. WebSocket connections
+/// leave hyper (and our connection tasks) when they upgrade; this is how `stop` still closes one
+/// whose client stopped reading, once its time is up.
+struct KillableStream {
+    inner: TcpStream,
+    /// One wait per direction: the WebSocket reader and writer poll from different tasks.
+    read_kill: Pin<Box<WaitForCancellationFutureOwned>>,
+    write_kill: Pin<Box<WaitForCancellationFutureOwned>>,
+}
+
+impl KillableStream {
+    fn new(inner: TcpStream, kill: &CancellationToken) -> Self {
+        KillableStream {
+            inner,
+            read_kill: Box::pin(kill.clone().cancelled_owned()),
+            write_kill: Box::pin(kill.clone().cancelled_owned()),
+        }
+    }
+}
+
+fn killed() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ConnectionAborted,
+        "nself-realtime hub stopped",
+    )
+}
+
+impl AsyncRead for KillableStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.read_kill.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Err(killed()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for KillableStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if self.write_kill.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Err(killed()));
+        }
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.write_kill.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Err(killed()));
+        }
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
 /// Accepts connections until `shutdown`, serving each with `svc` (HTTP/1.1 with upgrades, for
-/// WebSocket). Connection tasks are tracked by `conns`; on shutdown each finishes its current
-/// request and closes.
+/// WebSocket). Connection tasks are tracked by `conns`; on `shutdown` each finishes its current
+/// request and closes; on `kill` every connection, upgraded ones included, is dropped.
 pub async fn serve<S, B>(
     listener: TcpListener,
     svc: S,
     shutdown: CancellationToken,
+    kill: CancellationToken,
     conns: TaskTracker,
 ) where
     S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
@@ -161,6 +229,7 @@ pub async fn serve<S, B>(
             }
         };
         stream.set_nodelay(true).ok();
+        let stream = KillableStream::new(stream, &kill);
         let svc = svc.clone();
         let shutdown = shutdown.clone();
         conns.spawn(async move {
