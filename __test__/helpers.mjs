@@ -107,10 +107,11 @@ export function request(socket, event, payload, timeoutMs = 5000) {
     : socket.timeout(timeoutMs).emitWithAck(event, payload)
 }
 
-/** Joins a room and checks the ack. */
+/** Joins a room and checks the ack: ok, the room, and the members, this socket among them. */
 export async function join(t, socket, room) {
   const ack = await request(socket, 'join:room', { roomId: room })
-  t.deepEqual(ack, { ok: true, room })
+  t.like(ack, { ok: true, room })
+  t.true(ack.members.some((m) => m.socketId === socket.id && m.userId === 'anonymous'))
   return ack
 }
 

@@ -10,7 +10,7 @@ test.serial('join:room is acknowledged with { ok: true, room } and makes the soc
   const { connect } = await setup(t)
   const s = await connect()
   const ack = await request(s, 'join:room', { roomId: 'project-1' })
-  t.deepEqual(ack, { ok: true, room: 'project-1' })
+  t.deepEqual(ack, { ok: true, room: 'project-1', members: [{ socketId: s.id, userId: 'anonymous' }] })
   t.deepEqual(members('project-1'), [s.id])
   t.deepEqual(hub.getPresence()[0].rooms, ['project-1'])
   t.is(hub.getStats().rooms, 1)
@@ -38,11 +38,29 @@ test.serial('join:room without an ack callback still joins', async (t) => {
   t.deepEqual(members('no-ack'), [s.id])
 })
 
+test.serial('the join ack lists the members already in the room, with their presence state', async (t) => {
+  const { connect } = await setup(t)
+  const first = await connect()
+  await join(t, first, 'team')
+  await request(first, 'presence:set', { state: { page: '/services' } })
+  const second = await connect()
+  const ack = await request(second, 'join:room', { roomId: 'team' })
+  t.is(ack.ok, true)
+  const bySocket = Object.fromEntries(ack.members.map((m) => [m.socketId, m]))
+  t.deepEqual(Object.keys(bySocket).sort(), [first.id, second.id].sort())
+  t.deepEqual(bySocket[first.id].state, { page: '/services' })
+  t.is(bySocket[second.id].state, undefined)
+})
+
 test.serial('the envelope form { type, data: { roomId }, timestamp } is accepted for join and leave', async (t) => {
   const { connect } = await setup(t)
   const s = await connect()
   const envelope = (type) => ({ type, data: { roomId: 'env-room' }, timestamp: new Date().toISOString() })
-  t.deepEqual(await request(s, 'join:room', envelope('join:room')), { ok: true, room: 'env-room' })
+  t.deepEqual(await request(s, 'join:room', envelope('join:room')), {
+    ok: true,
+    room: 'env-room',
+    members: [{ socketId: s.id, userId: 'anonymous' }],
+  })
   t.deepEqual(members('env-room'), [s.id])
   t.deepEqual(await request(s, 'leave:room', envelope('leave:room')), { ok: true, room: 'env-room' })
   t.deepEqual(members('env-room'), [])

@@ -147,7 +147,8 @@ async fn on_join(s: SocketRef, data: TryData<Value>, ack: AckSender, State(ctx):
                 let msg = json!({ "room": room, "socketId": sid, "userId": &*user });
                 s.to(room.clone()).emit("presence:join", &msg).await.ok();
             }
-            ack.send(&json!({ "ok": true, "room": room })).ok();
+            ack.send(&json!({ "ok": true, "room": room, "members": members_json(&ctx, &room) }))
+                .ok();
         }
         Err(JoinError::TooManyRooms { max }) => refuse(
             &ctx,
@@ -160,6 +161,24 @@ async fn on_join(s: SocketRef, data: TryData<Value>, ack: AckSender, State(ctx):
         ),
         Err(JoinError::UnknownSocket) => {}
     }
+}
+
+/// The members of a room for the join ack, so that a newcomer knows who is there
+/// (`presence:*` events keep it current afterwards).
+fn members_json(ctx: &Ctx, room: &str) -> Value {
+    let members: Vec<Value> = ctx
+        .presence
+        .room_members(room)
+        .into_iter()
+        .map(|m| {
+            let mut member = json!({ "socketId": m.socket_id, "userId": m.user_id });
+            if let Some(state) = m.state.and_then(|s| serde_json::from_str::<Value>(&s).ok()) {
+                member["state"] = state;
+            }
+            member
+        })
+        .collect();
+    Value::Array(members)
 }
 
 async fn on_leave(

@@ -1,0 +1,339 @@
+/**
+ * nself-realtime/events: the event types, payload interfaces, wire protocol maps, type guards and
+ * constants shared by the server (the addon's emitter types come from here) and the browser.
+ * Runs anywhere: no Node, DOM or React APIs.
+ */
+
+/** The six event types the hub knows (SPEC §4). */
+export const EventType = {
+  SERVICE_STATUS: 'service:status',
+  BUILD_PROGRESS: 'build:progress',
+  DEPLOY_PROGRESS: 'deploy:progress',
+  LOGS_STREAM: 'logs:stream',
+  DOCKER_STATS: 'docker:stats',
+  DB_QUERY_RESULT: 'db:query:result',
+} as const
+
+export type EventType = (typeof EventType)[keyof typeof EventType]
+
+/** ISO-8601 date-time, e.g. `new Date().toISOString()`. */
+export type IsoDateTime = string
+
+export type ServiceState = 'running' | 'stopped' | 'starting' | 'stopping' | 'unhealthy'
+export type HealthState = 'healthy' | 'unhealthy' | 'pending'
+export type ProgressState = 'pending' | 'in-progress' | 'complete' | 'failed'
+export type Environment = 'local' | 'staging' | 'production'
+export type LogLevel = 'info' | 'warn' | 'error' | 'debug'
+export type LogSource = 'stdout' | 'stderr'
+
+export interface ServiceStatusEvent {
+  service: string
+  status: ServiceState
+  timestamp: IsoDateTime
+  containerId?: string
+  health?: { status: HealthState; lastCheck?: IsoDateTime }
+  resources?: { cpu?: number; memory?: number }
+  [extra: string]: unknown
+}
+
+export interface BuildProgressEvent {
+  step: string
+  /** 0..100 */
+  progress: number
+  status: ProgressState
+  message?: string
+  timestamp: IsoDateTime
+  totalSteps?: number
+  currentStep?: number
+  logs?: string[]
+  [extra: string]: unknown
+}
+
+export interface DeployProgressEvent {
+  stage: string
+  environment: Environment
+  status: ProgressState
+  logs: string[]
+  timestamp: IsoDateTime
+  /** 0..100 */
+  progress?: number
+  error?: string
+  [extra: string]: unknown
+}
+
+export interface LogStreamEvent {
+  service: string
+  line: string
+  timestamp: IsoDateTime
+  level?: LogLevel
+  source?: LogSource
+  [extra: string]: unknown
+}
+
+export interface DockerStatsEvent {
+  containerId: string
+  containerName: string
+  timestamp: IsoDateTime
+  stats: {
+    cpu: number
+    memory: number
+    memoryLimit: number
+    memoryPercent: number
+    network: { rx: number; tx: number }
+    blockIO: { read: number; write: number }
+  }
+  [extra: string]: unknown
+}
+
+export interface DbQueryResultEvent {
+  queryId: string
+  rows: unknown[]
+  rowCount: number
+  fields: Array<{ name: string; dataTypeID: number }>
+  executionTime?: number
+  timestamp: IsoDateTime
+  error?: string
+  [extra: string]: unknown
+}
+
+/** Payload type of each event type. */
+export interface EventPayloads {
+  'service:status': ServiceStatusEvent
+  'build:progress': BuildProgressEvent
+  'deploy:progress': DeployProgressEvent
+  'logs:stream': LogStreamEvent
+  'docker:stats': DockerStatsEvent
+  'db:query:result': DbQueryResultEvent
+}
+
+/** What the hub sends for every event: the payload, the hub's time of the emit, the room. */
+export interface Envelope<T = unknown> {
+  type: string
+  data: T
+  timestamp: IsoDateTime
+  /** Absent for broadcasts. */
+  room?: string
+}
+
+/** A presence change in a room, sent to its other members. */
+export interface PresenceEvent {
+  room: string
+  socketId: string
+  userId: string
+}
+
+export interface PresenceUpdateEvent extends PresenceEvent {
+  state: Record<string, unknown>
+}
+
+/** A member of a room as the `join:room` ack lists it. */
+export interface RoomMember {
+  socketId: string
+  userId: string
+  state?: Record<string, unknown>
+}
+
+export interface WireError {
+  code: string
+  message: string
+}
+
+export type RoomAck =
+  | { ok: true; room: string; members?: RoomMember[] }
+  | { ok: false; error: WireError }
+
+/** Events the hub sends (socket.io-client `Socket<ServerToClientEvents, ...>`). */
+export interface ServerToClientEvents {
+  'service:status': (envelope: Envelope<ServiceStatusEvent>) => void
+  'build:progress': (envelope: Envelope<BuildProgressEvent>) => void
+  'deploy:progress': (envelope: Envelope<DeployProgressEvent>) => void
+  'logs:stream': (envelope: Envelope<LogStreamEvent>) => void
+  'docker:stats': (envelope: Envelope<DockerStatsEvent>) => void
+  'db:query:result': (envelope: Envelope<DbQueryResultEvent>) => void
+  batch: (envelopes: Envelope[]) => void
+  'presence:join': (event: PresenceEvent) => void
+  'presence:leave': (event: PresenceEvent) => void
+  'presence:update': (event: PresenceUpdateEvent) => void
+  pong: (event: { timestamp: IsoDateTime }) => void
+  error: (error: WireError) => void
+}
+
+/** Events a client sends. */
+export interface ClientToServerEvents {
+  'join:room': (request: { roomId: string }, ack?: (ack: RoomAck) => void) => void
+  'leave:room': (request: { roomId: string }, ack?: (ack: RoomAck) => void) => void
+  heartbeat: (ack?: (ack: { timestamp: IsoDateTime }) => void) => void
+  'presence:set': (
+    request: { state: Record<string, unknown> },
+    ack?: (ack: { ok: true } | { ok: false; error: WireError }) => void,
+  ) => void
+}
+
+/** How often the client sends `heartbeat` (ms); the hub's Engine.IO ping interval too. */
+export const HEARTBEAT_INTERVAL = 30_000
+
+/** Reconnect delays (ms): attempt n waits `RECONNECT_DELAYS[min(n - 1, 4)]`. */
+export const RECONNECT_DELAYS: readonly number[] = Object.freeze([1000, 2000, 4000, 8000, 16000])
+
+/** The hub's default batching (SPEC §6). */
+export const DEFAULT_BATCH_CONFIG: Readonly<{
+  maxSize: number
+  maxWaitMs: number
+  events: readonly EventType[]
+}> = Object.freeze({
+  maxSize: 10,
+  maxWaitMs: 100,
+  events: Object.freeze([EventType.LOGS_STREAM, EventType.DOCKER_STATS] as EventType[]),
+})
+
+/** Room names: 1-128 characters of `[A-Za-z0-9_.:-]`. */
+export const ROOM_NAME = /^[A-Za-z0-9_.:-]{1,128}$/
+
+export function isValidRoomName(room: unknown): room is string {
+  return typeof room === 'string' && ROOM_NAME.test(room)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Type guards: they check types and enum values, as the hub's validation does.
+
+type Obj = Record<string, unknown>
+
+const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
+const isString = (v: unknown): v is string => typeof v === 'string'
+const isNonEmpty = (v: unknown): v is string => typeof v === 'string' && v.length > 0
+const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
+const isNonNegative = (v: unknown): v is number => isFiniteNumber(v) && v >= 0
+const isCount = (v: unknown): v is number => isNonNegative(v) && Number.isInteger(v)
+const isPercent = (v: unknown): v is number => isFiniteNumber(v) && v >= 0 && v <= 100
+const oneOf =
+  <T extends string>(...values: T[]) =>
+  (v: unknown): v is T =>
+    typeof v === 'string' && (values as string[]).includes(v)
+const optional =
+  <T>(guard: (v: unknown) => v is T) =>
+  (v: unknown): v is T | undefined =>
+    v === undefined || guard(v)
+const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString)
+
+const ISO_DATETIME =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:\d{2})?$/
+
+/** An ISO-8601 date-time as the hub accepts it. */
+export function isIsoDateTime(v: unknown): v is IsoDateTime {
+  if (typeof v !== 'string') return false
+  const m = ISO_DATETIME.exec(v)
+  if (!m) return false
+  const [year, month, day, hour, minute, second] = m.slice(1).map((x) => (x === undefined ? 0 : Number(x)))
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate()
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 && minute <= 59 && second <= 60
+}
+
+const isServiceState = oneOf<ServiceState>('running', 'stopped', 'starting', 'stopping', 'unhealthy')
+const isHealthState = oneOf<HealthState>('healthy', 'unhealthy', 'pending')
+const isProgressState = oneOf<ProgressState>('pending', 'in-progress', 'complete', 'failed')
+const isEnvironment = oneOf<Environment>('local', 'staging', 'production')
+
+export function isServiceStatusEvent(v: unknown): v is ServiceStatusEvent {
+  if (!isObject(v)) return false
+  const { health, resources } = v
+  return (
+    isNonEmpty(v.service) &&
+    isServiceState(v.status) &&
+    isIsoDateTime(v.timestamp) &&
+    optional(isString)(v.containerId) &&
+    (health === undefined ||
+      (isObject(health) && isHealthState(health.status) && optional(isIsoDateTime)(health.lastCheck))) &&
+    (resources === undefined ||
+      (isObject(resources) && optional(isNonNegative)(resources.cpu) && optional(isNonNegative)(resources.memory)))
+  )
+}
+
+export function isBuildProgressEvent(v: unknown): v is BuildProgressEvent {
+  if (!isObject(v)) return false
+  const steps =
+    v.totalSteps === undefined || v.currentStep === undefined || (v.currentStep as number) <= (v.totalSteps as number)
+  return (
+    isNonEmpty(v.step) &&
+    isPercent(v.progress) &&
+    isProgressState(v.status) &&
+    optional(isString)(v.message) &&
+    isIsoDateTime(v.timestamp) &&
+    optional(isCount)(v.totalSteps) &&
+    optional(isCount)(v.currentStep) &&
+    steps &&
+    optional(isStringArray)(v.logs)
+  )
+}
+
+export function isDeployProgressEvent(v: unknown): v is DeployProgressEvent {
+  return (
+    isObject(v) &&
+    isNonEmpty(v.stage) &&
+    isEnvironment(v.environment) &&
+    isProgressState(v.status) &&
+    isStringArray(v.logs) &&
+    isIsoDateTime(v.timestamp) &&
+    optional(isPercent)(v.progress) &&
+    optional(isString)(v.error)
+  )
+}
+
+export function isLogStreamEvent(v: unknown): v is LogStreamEvent {
+  return (
+    isObject(v) &&
+    isNonEmpty(v.service) &&
+    isString(v.line) &&
+    isIsoDateTime(v.timestamp) &&
+    optional(oneOf<LogLevel>('info', 'warn', 'error', 'debug'))(v.level) &&
+    optional(oneOf<LogSource>('stdout', 'stderr'))(v.source)
+  )
+}
+
+export function isDockerStatsEvent(v: unknown): v is DockerStatsEvent {
+  if (!isObject(v) || !isObject(v.stats)) return false
+  const s = v.stats
+  return (
+    isNonEmpty(v.containerId) &&
+    isString(v.containerName) &&
+    isIsoDateTime(v.timestamp) &&
+    isNonNegative(s.cpu) &&
+    isNonNegative(s.memory) &&
+    isNonNegative(s.memoryLimit) &&
+    isNonNegative(s.memoryPercent) &&
+    isObject(s.network) &&
+    isNonNegative(s.network.rx) &&
+    isNonNegative(s.network.tx) &&
+    isObject(s.blockIO) &&
+    isNonNegative(s.blockIO.read) &&
+    isNonNegative(s.blockIO.write)
+  )
+}
+
+export function isDbQueryResultEvent(v: unknown): v is DbQueryResultEvent {
+  return (
+    isObject(v) &&
+    isNonEmpty(v.queryId) &&
+    Array.isArray(v.rows) &&
+    isCount(v.rowCount) &&
+    Array.isArray(v.fields) &&
+    v.fields.every((f) => isObject(f) && isString(f.name) && isCount(f.dataTypeID)) &&
+    optional(isNonNegative)(v.executionTime) &&
+    isIsoDateTime(v.timestamp) &&
+    optional(isString)(v.error)
+  )
+}
+
+/** The guard of each event type. */
+export const eventGuards: { [K in EventType]: (v: unknown) => v is EventPayloads[K] } = {
+  'service:status': isServiceStatusEvent,
+  'build:progress': isBuildProgressEvent,
+  'deploy:progress': isDeployProgressEvent,
+  'logs:stream': isLogStreamEvent,
+  'docker:stats': isDockerStatsEvent,
+  'db:query:result': isDbQueryResultEvent,
+}
+
+/** An envelope as the hub sends it. */
+export function isEnvelope(v: unknown): v is Envelope {
+  return isObject(v) && isString(v.type) && 'data' in v && isString(v.timestamp) && optional(isString)(v.room)
+}
