@@ -60,10 +60,12 @@ fn running(env: &Env) -> Result<std::sync::Arc<Hub>> {
     hub::running().map_err(|e| js_error(env, e))
 }
 
+/// `(value, strict) => string | { __nselfError }`, see src/stringify.js.
+type StringifyFn = FunctionRef<FnArgs<(Unknown<'static>, bool)>, Unknown<'static>>;
+
 thread_local! {
     /// The emitters' `JSON.stringify` (src/stringify.js), compiled once per JS thread.
-    static STRINGIFY: RefCell<Option<FunctionRef<FnArgs<(Unknown<'static>, bool)>, Unknown<'static>>>> =
-        const { RefCell::new(None) };
+    static STRINGIFY: RefCell<Option<StringifyFn>> = const { RefCell::new(None) };
 }
 
 /// `JSON.stringify(value)` on the JS thread (`undefined` becomes `null`). With `strict` (the
