@@ -1,0 +1,34 @@
+// ESM server code: the native hub API from `nself-realtime`, payload types from both entry points.
+import { emitServiceStatus, getStats, startHub, stopHub, type HubInfo, type HubStats } from 'nself-realtime'
+import type { ServiceStatusEvent as RootServiceStatus } from 'nself-realtime'
+import { EventType, isServiceStatusEvent, type ServiceStatusEvent } from 'nself-realtime/events'
+
+const info: HubInfo = await startHub({ port: 0, batch: { maxWaitMs: 50 }, transports: ['websocket'] })
+const port: number = info.port
+
+const event: ServiceStatusEvent = { service: 'postgres', status: 'running', timestamp: new Date().toISOString() }
+// One source of truth: the root's payload type is the events entry's.
+const same: RootServiceStatus = event
+emitServiceStatus(same, 'services')
+emitServiceStatus({ ...event, health: { status: 'healthy' }, extraField: 1 })
+
+// @ts-expect-error: 'exploded' is not a service status
+emitServiceStatus({ service: 'postgres', status: 'exploded', timestamp: '2024-01-01T00:00:00Z' })
+// @ts-expect-error: timestamp is required
+emitServiceStatus({ service: 'postgres', status: 'running' })
+// @ts-expect-error: not a port
+await startHub({ port: 'eighty' })
+
+const stats: HubStats = getStats()
+const connections: number = stats.connections
+// @ts-expect-error: stats fields are typed, not any
+const wrong: string = stats.connections
+
+const type: 'service:status' = EventType.SERVICE_STATUS
+const candidate: unknown = JSON.parse('{}')
+if (isServiceStatusEvent(candidate)) {
+  const status: 'running' | 'stopped' | 'starting' | 'stopping' | 'unhealthy' = candidate.status
+  void status
+}
+await stopHub({ timeoutMs: 1000 })
+void [port, connections, wrong, type]
