@@ -231,3 +231,22 @@ test.serial('room events reach every member, on websocket and polling alike', as
   await sentinel([out])
   t.deepEqual(out.log.map((e) => e.event), ['test:sentinel'])
 })
+
+test.serial("one socket's requests are handled in the order they were sent (join then leave stays left; the last presence:set wins)", async (t) => {
+  // socketioxide runs each packet's handler future on its own task; the hub does its state
+  // changes before returning from the handler, so they follow the packet order.
+  const { connect } = await setup(t)
+  const s = await connect()
+  let wrongState = 0
+  let wrongRooms = 0
+  for (let round = 0; round < 150; round++) {
+    for (let step = 1; step <= 5; step++) s.emit('presence:set', { state: { round, step } })
+    s.emit('join:room', { roomId: 'r' })
+    s.emit('leave:room', { roomId: 'r' })
+    await request(s, 'heartbeat')
+    const me = hub.getPresence()[0]
+    if (me.state.step !== 5 || me.state.round !== round) wrongState++
+    if (me.rooms.length !== 0) wrongRooms++
+  }
+  t.deepEqual({ wrongState, wrongRooms }, { wrongState: 0, wrongRooms: 0 })
+})

@@ -211,3 +211,29 @@ test.serial('when stopHub gives up waiting after timeoutMs, it closes the connec
     'a connection of the stopped hub is still open 3 s after stopHub resolved',
   )
 })
+
+test.serial('stopHub delivers batches pending for two targets to an idle long-polling client before closing', async (t) => {
+  // The client's poll was pending (idle) when stop flushed the batches: that poll is answered
+  // with them, and stop must wait for the next poll, not count the old one as drained.
+  for (let round = 0; round < 6; round++) {
+    const info = await hub.startHub({ port: 0 })
+    const c = await connect(info, { transports: ['polling'] })
+    try {
+      await join(t, c, 'r')
+      await new Promise((resolve) => setTimeout(resolve, 300)) // the long-poll goes idle
+      hub.emitLogStream(logLine(1))
+      hub.emitLogStream(logLine(2), 'r')
+      const gone = once(c, 'disconnect', 8000)
+      await hub.stopHub()
+      t.is(await gone, 'transport close', `round ${round}`)
+      t.deepEqual(
+        envelopes(c).map((e) => e.data.seq),
+        [1, 2],
+        `round ${round}`,
+      )
+    } finally {
+      c.close()
+      await hub.stopHub()
+    }
+  }
+})

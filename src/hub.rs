@@ -277,8 +277,10 @@ impl Hub {
     }
 
     async fn wait_for_polling_clients(&self, deadline: tokio::time::Instant) {
-        // A poll pending this long had nothing to return: its client has everything.
-        const SETTLED: Duration = Duration::from_millis(30);
+        // A poll pending this long after the flush had nothing to return: its client has
+        // everything (engineioxide answers a poll as soon as a packet is queued).
+        const SETTLED: Duration = Duration::from_millis(50);
+        let flushed = Instant::now();
         loop {
             let polling = self
                 .io
@@ -286,7 +288,7 @@ impl Hub {
                 .iter()
                 .filter(|s| s.connected() && s.transport_type() == TransportType::Polling)
                 .count();
-            if polling == 0 || self.gate.idle_polls(SETTLED) >= polling {
+            if polling == 0 || self.gate.idle_polls(SETTLED, flushed) >= polling {
                 return;
             }
             if tokio::time::Instant::now() >= deadline {

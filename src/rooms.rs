@@ -2,6 +2,7 @@
 //! `leave:room` with acks, `heartbeat` -> `pong`, `presence:set`, and the `presence:*` events to
 //! the other members of a room. Presence bookkeeping itself lives in [`crate::presence`].
 
+use std::future::Future;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -129,38 +130,67 @@ fn payload(data: TryData<Value>) -> Value {
     data.0.unwrap_or(Value::Null)
 }
 
-async fn on_join(s: SocketRef, data: TryData<Value>, ack: AckSender, State(ctx): State<SharedCtx>) {
-    seen(&ctx, &s);
-    let room = match parse_room_request(&payload(data)) {
-        Ok(room) => room,
-        Err(refusal) => return refuse(&ctx, &s, ack, refusal),
-    };
-    let sid = s.id.as_str();
-    match ctx.presence.join(sid, &room, ctx.cfg.max_rooms_per_socket) {
-        Ok(newly) => {
-            if newly {
-                s.join(room.clone());
-                let user = ctx
-                    .presence
-                    .user_of(sid)
-                    .unwrap_or_else(|| "anonymous".into());
-                let msg = json!({ "room": room, "socketId": sid, "userId": &*user });
-                s.to(room.clone()).emit("presence:join", &msg).await.ok();
-            }
-            ack.send(&json!({ "ok": true, "room": room, "members": members_json(&ctx, &room) }))
-                .ok();
-        }
-        Err(JoinError::TooManyRooms { max }) => refuse(
-            &ctx,
-            &s,
-            ack,
-            Refusal::new(
-                "TOO_MANY_ROOMS",
-                format!("this socket is already in {max} rooms (maxRoomsPerSocket)"),
-            ),
-        ),
-        Err(JoinError::UnknownSocket) => {}
+// The handlers below are plain functions that return a future. socketioxide calls a handler
+// synchronously, in the order the socket's packets arrive, and spawns the future it returns:
+// doing every state change (rooms, presence, acks) before returning keeps one socket's
+// requests in order (join then leave stays left; the last presence:set wins). Only the
+// notifications of other members happen in the spawned future.
+
+/// Sends `event` with `msg` to the other members of each room, after the state change.
+async fn notify(
+    s: SocketRef,
+    event: &'static str,
+    rooms: Vec<String>,
+    msg: impl Fn(&str) -> Value + Send + 'static,
+) {
+    for room in rooms {
+        let body = msg(&room);
+        s.to(room).emit(event, &body).await.ok();
     }
+}
+
+fn on_join(
+    s: SocketRef,
+    data: TryData<Value>,
+    ack: AckSender,
+    State(ctx): State<SharedCtx>,
+) -> impl Future<Output = ()> + Send + 'static {
+    seen(&ctx, &s);
+    let mut joined = Vec::new();
+    match parse_room_request(&payload(data)) {
+        Err(refusal) => refuse(&ctx, &s, ack, refusal),
+        Ok(room) => match ctx
+            .presence
+            .join(s.id.as_str(), &room, ctx.cfg.max_rooms_per_socket)
+        {
+            Ok(newly) => {
+                if newly {
+                    s.join(room.clone());
+                    joined.push(room.clone());
+                }
+                let members = members_json(&ctx, &room);
+                ack.send(&json!({ "ok": true, "room": room, "members": members }))
+                    .ok();
+            }
+            Err(JoinError::TooManyRooms { max }) => refuse(
+                &ctx,
+                &s,
+                ack,
+                Refusal::new(
+                    "TOO_MANY_ROOMS",
+                    format!("this socket is already in {max} room(s), the maxRoomsPerSocket limit"),
+                ),
+            ),
+            Err(JoinError::UnknownSocket) => {}
+        },
+    }
+    let (sid, user) = identity(&ctx, &s);
+    notify(
+        s,
+        "presence:join",
+        joined,
+        move |room| json!({ "room": room, "socketId": sid, "userId": user }),
+    )
 }
 
 /// The members of a room for the join ack, so that a newcomer knows who is there
@@ -181,84 +211,114 @@ fn members_json(ctx: &Ctx, room: &str) -> Value {
     Value::Array(members)
 }
 
-async fn on_leave(
+fn on_leave(
     s: SocketRef,
     data: TryData<Value>,
     ack: AckSender,
     State(ctx): State<SharedCtx>,
-) {
+) -> impl Future<Output = ()> + Send + 'static {
     seen(&ctx, &s);
-    let room = match parse_room_request(&payload(data)) {
-        Ok(room) => room,
-        Err(refusal) => return refuse(&ctx, &s, ack, refusal),
-    };
-    let sid = s.id.as_str();
-    if ctx.presence.leave(sid, &room) {
-        s.leave(room.clone());
-        let user = ctx
-            .presence
-            .user_of(sid)
-            .unwrap_or_else(|| "anonymous".into());
-        let msg = json!({ "room": room, "socketId": sid, "userId": &*user });
-        s.to(room.clone()).emit("presence:leave", &msg).await.ok();
-    }
-    ack.send(&json!({ "ok": true, "room": room })).ok();
-}
-
-async fn on_heartbeat(s: SocketRef, ack: AckSender, State(ctx): State<SharedCtx>) {
-    seen(&ctx, &s);
-    let now = now_ms();
-    let body = json!({ "timestamp": crate::clock::iso8601(now) });
-    ack.send(&body).ok();
-    s.emit("pong", &body).ok();
-}
-
-async fn on_presence_set(
-    s: SocketRef,
-    data: TryData<Value>,
-    ack: AckSender,
-    State(ctx): State<SharedCtx>,
-) {
-    seen(&ctx, &s);
-    let state = match parse_presence_state(&payload(data)) {
-        Ok(state) => state,
-        Err(refusal) => return refuse(&ctx, &s, ack, refusal),
-    };
-    let sid = s.id.as_str();
-    if let Some(m) = ctx.presence.set_state(sid, &state) {
-        let state: Value = serde_json::from_str(&state).unwrap_or(Value::Null);
-        for room in m.rooms {
-            let msg =
-                json!({ "room": &*room, "socketId": sid, "userId": &*m.user_id, "state": state });
-            s.to(room.to_string())
-                .emit("presence:update", &msg)
-                .await
-                .ok();
+    let mut left = Vec::new();
+    match parse_room_request(&payload(data)) {
+        Err(refusal) => refuse(&ctx, &s, ack, refusal),
+        Ok(room) => {
+            if ctx.presence.leave(s.id.as_str(), &room) {
+                s.leave(room.clone());
+                left.push(room.clone());
+            }
+            ack.send(&json!({ "ok": true, "room": room })).ok();
         }
     }
-    ack.send(&json!({ "ok": true })).ok();
+    let (sid, user) = identity(&ctx, &s);
+    notify(
+        s,
+        "presence:leave",
+        left,
+        move |room| json!({ "room": room, "socketId": sid, "userId": user }),
+    )
 }
 
-async fn on_other(s: SocketRef, State(ctx): State<SharedCtx>) {
+fn on_heartbeat(
+    s: SocketRef,
+    ack: AckSender,
+    State(ctx): State<SharedCtx>,
+) -> impl Future<Output = ()> + Send + 'static {
     seen(&ctx, &s);
+    let body = json!({ "timestamp": crate::clock::iso8601(now_ms()) });
+    ack.send(&body).ok();
+    s.emit("pong", &body).ok();
+    std::future::ready(())
 }
 
-async fn on_disconnect(
+fn on_presence_set(
+    s: SocketRef,
+    data: TryData<Value>,
+    ack: AckSender,
+    State(ctx): State<SharedCtx>,
+) -> impl Future<Output = ()> + Send + 'static {
+    seen(&ctx, &s);
+    let mut update = None;
+    match parse_presence_state(&payload(data)) {
+        Err(refusal) => refuse(&ctx, &s, ack, refusal),
+        Ok(state) => {
+            if let Some(m) = ctx.presence.set_state(s.id.as_str(), &state) {
+                let state: Value = serde_json::from_str(&state).unwrap_or(Value::Null);
+                update = Some((m, state));
+            }
+            ack.send(&json!({ "ok": true })).ok();
+        }
+    }
+    let sid = s.id.to_string();
+    let (rooms, user, state) = match update {
+        Some((m, state)) => (
+            m.rooms.iter().map(|r| r.to_string()).collect(),
+            m.user_id.to_string(),
+            state,
+        ),
+        None => (Vec::new(), String::new(), Value::Null),
+    };
+    notify(
+        s,
+        "presence:update",
+        rooms,
+        move |room| json!({ "room": room, "socketId": sid, "userId": user, "state": state }),
+    )
+}
+
+fn on_other(s: SocketRef, State(ctx): State<SharedCtx>) -> impl Future<Output = ()> + Send {
+    seen(&ctx, &s);
+    std::future::ready(())
+}
+
+fn on_disconnect(
     s: SocketRef,
     io: SocketIo,
     _reason: DisconnectReason,
     State(ctx): State<SharedCtx>,
-) {
-    let sid = s.id.as_str();
-    if let Some(m) = ctx.presence.remove(sid) {
-        for room in m.rooms {
-            let msg = json!({ "room": &*room, "socketId": sid, "userId": &*m.user_id });
-            io.to(room.to_string())
-                .emit("presence:leave", &msg)
-                .await
-                .ok();
+) -> impl Future<Output = ()> + Send + 'static {
+    let sid = s.id.to_string();
+    let gone = ctx.presence.remove(&sid);
+    async move {
+        if let Some(m) = gone {
+            for room in m.rooms {
+                let msg = json!({ "room": &*room, "socketId": sid, "userId": &*m.user_id });
+                io.to(room.to_string())
+                    .emit("presence:leave", &msg)
+                    .await
+                    .ok();
+            }
         }
     }
+}
+
+/// The socket id and user id carried by `presence:*` notifications.
+fn identity(ctx: &Ctx, s: &SocketRef) -> (String, String) {
+    let sid = s.id.to_string();
+    let user = ctx
+        .presence
+        .user_of(&sid)
+        .map_or_else(|| "anonymous".to_string(), |u| u.to_string());
+    (sid, user)
 }
 
 #[cfg(test)]

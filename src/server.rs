@@ -41,13 +41,15 @@ impl Gate {
         self.closing.store(true, Ordering::SeqCst);
     }
 
-    /// How many polling sessions have had a poll pending for at least `min`.
-    pub fn idle_polls(&self, min: Duration) -> usize {
+    /// How many polling sessions have had a poll pending for at least `min`, counting only
+    /// from `not_before`: a poll that was already pending when packets were queued at
+    /// `not_before` is being answered with them, and must not count as idle meanwhile.
+    pub fn idle_polls(&self, min: Duration, not_before: Instant) -> usize {
         let now = Instant::now();
         self.polls
             .lock()
             .values()
-            .filter(|since| now.duration_since(**since) >= min)
+            .filter(|since| now.saturating_duration_since((**since).max(not_before)) >= min)
             .count()
     }
 }

@@ -266,11 +266,11 @@ impl<'a> Obj<'a> {
     }
 
     fn one_of(&self, key: &str, allowed: &[&str]) -> HubResult<()> {
-        let expected = expected_one_of(allowed);
-        let v = self.req(key, &expected)?;
-        match v.as_str() {
+        let v = self.opt(key);
+        match v.and_then(Value::as_str) {
             Some(s) if allowed.contains(&s) => Ok(()),
-            _ => Err(self.fail(key, &expected, Some(v))),
+            // The expectation is spelled out only for the message, not on every passing check.
+            _ => Err(self.fail(key, &expected_one_of(allowed), v)),
         }
     }
 
@@ -300,11 +300,10 @@ impl<'a> Obj<'a> {
     }
 
     fn number(&self, key: &str, min: f64, max: f64) -> HubResult<f64> {
-        let expected = expected_range(min, max);
-        let v = self.req(key, &expected)?;
-        match v.as_f64() {
+        let v = self.opt(key);
+        match v.and_then(Value::as_f64) {
             Some(n) if n.is_finite() && n >= min && n <= max => Ok(n),
-            _ => Err(self.fail(key, &expected, Some(v))),
+            _ => Err(self.fail(key, &expected_range(min, max), v)),
         }
     }
 
