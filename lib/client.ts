@@ -102,6 +102,22 @@ export function reconnectDelay(attempt: number, delays: readonly number[] = RECO
   return delays[Math.min(Math.max(attempt, 1) - 1, delays.length - 1)]
 }
 
+function validateOptions(o: ClientOptions): void {
+  const bad = (name: string, expected: string, got: unknown) => {
+    throw new RealtimeClientError('ERR_INVALID_OPTIONS', `${name}: expected ${expected}, got ${JSON.stringify(got) ?? String(got)}`)
+  }
+  const isMs = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0
+  const d = o.reconnectDelays
+  if (!Array.isArray(d) || d.length === 0 || !d.every(isMs)) bad('reconnectDelays', 'a non-empty array of delays in ms (finite, >= 0)', d)
+  if (!isMs(o.jitter)) bad('jitter', 'a fraction >= 0', o.jitter)
+  if (!isMs(o.heartbeatIntervalMs)) bad('heartbeatIntervalMs', 'ms >= 0 (0 = no heartbeat)', o.heartbeatIntervalMs)
+  if (!Number.isInteger(o.maxBufferedEmits) || (o.maxBufferedEmits as number) < 0) bad('maxBufferedEmits', 'an integer >= 0', o.maxBufferedEmits)
+  if (!isMs(o.ackTimeoutMs) || o.ackTimeoutMs === 0) bad('ackTimeoutMs', 'ms > 0', o.ackTimeoutMs)
+}
+
+/** Event names socket.io-client refuses to send (it throws); refused here before they are buffered. */
+const RESERVED_EVENTS = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener'])
+
 interface PendingRoom {
   resolve: () => void
   reject: (e: Error) => void
@@ -136,14 +152,24 @@ export class WebSocketClient {
   /** Members each room's join ack listed, for `usePresence`. */
   private readonly roomMembers = new Map<string, RoomMember[]>()
   private readonly pendingJoins = new Map<string, PendingRoom[]>()
+  /**
+   * Per room, for each `join:room` in flight: the presence events heard since it was sent. The hub
+   * lists the members when it handles the join, but a `presence:*` event about a later change can
+   * reach us before that ack does; replaying these over the ack's list keeps `getRoomMembers` right.
+   */
+  private readonly joinWindows = new Map<string, PresenceHeard[][]>()
   private presenceState: Record<string, unknown> | undefined
   private readonly buffer: Array<{ type: string; data: unknown }> = []
+  /** `connect()` was called, and neither `disconnect()` nor a final refusal came since. */
   private wanted = false
-  private reconnectTimer: unknown = null
-  private heartbeatTimer: unknown = null
+  /** The scheduled reconnect; an object so that a stale timer (injected timers too) is recognised. */
+  private pendingReconnect: { handle: unknown } | null = null
+  private heartbeatTimer: { handle: unknown } | null = null
 
   constructor(url?: string, options: ClientOptions = {}) {
     this.explicitUrl = url
+    // `{ jitter: undefined }` (an option passed through from props) means the default, not NaN.
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as ClientOptions
     this.options = {
       path: '/api/ws',
       reconnectDelays: RECONNECT_DELAYS,
@@ -152,9 +178,10 @@ export class WebSocketClient {
       heartbeatIntervalMs: HEARTBEAT_INTERVAL,
       maxBufferedEmits: 100,
       ackTimeoutMs: 10_000,
-      ...options,
+      ...given,
     }
-    this.timers = options.timers ?? defaultTimers
+    validateOptions(this.options)
+    this.timers = this.options.timers ?? defaultTimers
     // Stable identities: hooks and components can pass these around.
     this.connect = this.connect.bind(this)
     this.disconnect = this.disconnect.bind(this)
@@ -169,6 +196,8 @@ export class WebSocketClient {
     this.isConnected = this.isConnected.bind(this)
     this.subscribe = this.subscribe.bind(this)
     this.getSnapshot = this.getSnapshot.bind(this)
+    this.getRooms = this.getRooms.bind(this)
+    this.getRoomMembers = this.getRoomMembers.bind(this)
   }
 
   /** Opens the connection (idempotent). On the server, without an explicit url, it does nothing. */
@@ -181,10 +210,14 @@ export class WebSocketClient {
     this.wanted = true
     if (!this.socket) {
       this.socket = io(url, {
+        // With `transports: ['websocket', 'polling']` socket.io-client gives up when the websocket
+        // fails (a proxy that refuses upgrades) unless it may try the next transport.
+        tryAllTransports: true,
         ...this.options.socketOptions,
         path: this.options.path,
         transports: this.options.transports ?? ['websocket', 'polling'],
         auth: this.options.auth,
+        // The schedule of SPEC §7 is ours (see scheduleReconnect), not socket.io's backoff.
         reconnection: false,
         autoConnect: false,
         forceNew: true,
@@ -194,7 +227,7 @@ export class WebSocketClient {
     this.socket.connect()
   }
 
-  /** Closes the connection and stops reconnecting. Rooms and listeners are kept for `connect()`. */
+  /** Closes the connection and stops reconnecting. Rooms, presence and listeners are kept for `connect()`. */
   disconnect(): void {
     this.wanted = false
     this.clearReconnect()
@@ -238,7 +271,7 @@ export class WebSocketClient {
     }
   }
 
-  /** The current status snapshot (same object until it changes). */
+  /** The current status snapshot (same frozen object until it changes). */
   getSnapshot(): ConnectionStatus {
     return this.status
   }
@@ -253,10 +286,17 @@ export class WebSocketClient {
 
   /**
    * Sends an event to the hub. While disconnected it is buffered (in order, up to
-   * `maxBufferedEmits`) and sent after the next connect; past that it throws
-   * `ERR_CLIENT_BUFFER_FULL` rather than drop anything silently.
+   * `maxBufferedEmits`) and sent after the next connect, before anything sent later; past that it
+   * throws `ERR_CLIENT_BUFFER_FULL` rather than drop anything silently. A name Socket.IO reserves
+   * (`connect`, `disconnect`, ...) throws `ERR_INVALID_EVENT` at once, buffered or not.
    */
   emit(type: string, data?: unknown): void {
+    if (typeof type !== 'string' || type.length === 0 || RESERVED_EVENTS.has(type)) {
+      throw new RealtimeClientError(
+        'ERR_INVALID_EVENT',
+        `type: expected an event name that Socket.IO does not reserve, got ${JSON.stringify(type) ?? String(type)}`,
+      )
+    }
     if (this.socket && this.status.connected) {
       this.sendRaw(type, data)
       return
@@ -270,13 +310,15 @@ export class WebSocketClient {
     this.buffer.push({ type, data })
   }
 
-  /** Joins a room now (or at the next connect) and after every reconnect. */
+  /**
+   * Joins a room now (or at the next connect) and again after every reconnect. Resolves when the
+   * hub accepted; rejects with `ERR_INVALID_ROOM` (no request made), with the hub's code when it
+   * refused (the room is then forgotten), with `ERR_ROOM_LEFT` when `leaveRoom` came first, or with
+   * `ERR_TIMEOUT` when the hub did not answer within `ackTimeoutMs` (the room is still re-joined
+   * after the next reconnect).
+   */
   joinRoom(roomId: string): Promise<void> {
-    if (!isValidRoomName(roomId)) {
-      return Promise.reject(
-        new RealtimeClientError('ERR_INVALID_ROOM', `room: expected 1-128 characters [A-Za-z0-9_.:-], got ${JSON.stringify(roomId)}`),
-      )
-    }
+    if (!isValidRoomName(roomId)) return Promise.reject(invalidRoom(roomId))
     this.rooms.add(roomId)
     const done = new Promise<void>((resolve, reject) => {
       const waiting = this.pendingJoins.get(roomId) ?? []
@@ -287,13 +329,26 @@ export class WebSocketClient {
     return done
   }
 
-  /** Leaves a room and stops re-joining it. */
+  /**
+   * Leaves a room and stops re-joining it. Resolves at once while disconnected (the hub forgot the
+   * socket's rooms with the socket); rejects with `ERR_INVALID_ROOM` (no request made), with the
+   * hub's code when it refused, or with `ERR_TIMEOUT`.
+   */
   leaveRoom(roomId: string): Promise<void> {
+    if (!isValidRoomName(roomId)) return Promise.reject(invalidRoom(roomId))
     this.rooms.delete(roomId)
     this.roomMembers.delete(roomId)
     this.settleJoins(roomId, new RealtimeClientError('ERR_ROOM_LEFT', `left ${roomId} before it was joined`))
     if (!this.socket || !this.status.connected) return Promise.resolve()
-    return this.request('leave:room', roomId).then(() => undefined)
+    return this.request('leave:room', roomId).then(
+      (ack) => {
+        if (!ack.ok) throw new RealtimeClientError(ack.error.code, ack.error.message)
+      },
+      (error: unknown) => {
+        // A connection lost before the answer is fine: the hub dropped the socket's rooms with it.
+        if (isAckTimeout(error)) throw this.timeoutError('leave:room', roomId)
+      },
+    )
   }
 
   /** Rooms this client is in (or will join at the next connect). */
@@ -328,12 +383,20 @@ export class WebSocketClient {
 
   private onConnect(): void {
     this.clearReconnect()
-    this.setStatus({ connected: true, reconnecting: false, reconnectAttempts: 0, lastConnected: new Date() })
+    // What the hub is owed goes out before anyone hears "connected": an emit made by a status
+    // listener then cannot overtake the buffered ones.
     for (const room of this.rooms) this.sendJoin(room)
     if (this.presenceState) this.socket?.emit('presence:set', { state: this.presenceState })
-    const waiting = this.buffer.splice(0)
-    for (const { type, data } of waiting) this.sendRaw(type, data)
+    for (const { type, data } of this.buffer.splice(0)) {
+      try {
+        this.sendRaw(type, data)
+      } catch (error) {
+        // Data socket.io cannot encode (a cycle): the caller is long gone, so report it.
+        this.report(error, type)
+      }
+    }
     this.startHeartbeat()
+    this.setStatus({ connected: true, reconnecting: false, reconnectAttempts: 0, lastConnected: new Date() })
   }
 
   private onDisconnect(reason: string): void {
@@ -344,52 +407,77 @@ export class WebSocketClient {
     }
     if (reason === 'io server disconnect') {
       // The hub removed this socket on purpose (e.g. the stale sweep): like socket.io, do not
-      // fight it; `connect()` again to come back.
+      // fight it; `connect()` again to come back. (`stopHub` closes the transport instead, which
+      // arrives as "transport close" and is retried below.)
       this.wanted = false
       this.setStatus({ ...this.status, connected: false, reconnecting: false, lastError: 'disconnected by the server' })
       return
     }
-    this.setStatus({ ...this.status, connected: false, lastError: reason })
-    this.scheduleReconnect()
+    this.scheduleReconnect(reason)
   }
 
   private onConnectError(err: Error): void {
-    this.setStatus({ ...this.status, connected: false, lastError: err.message })
-    if (this.wanted) this.scheduleReconnect()
+    if (!this.wanted) {
+      this.setStatus({ ...this.status, connected: false, lastError: err.message })
+      return
+    }
+    if (this.socket && !this.socket.active) {
+      // socket.io-client deactivates the socket when the hub answered the connect with a refusal
+      // (a namespace it does not serve, a middleware that said no): like socket.io, do not retry
+      // that on a timer. Transport failures (hub down) keep the socket active and are retried.
+      this.wanted = false
+      this.setStatus({ ...this.status, connected: false, reconnecting: false, lastError: err.message })
+      return
+    }
+    this.scheduleReconnect(err.message)
   }
 
-  private scheduleReconnect(): void {
-    if (!this.options.reconnect || this.reconnectTimer !== null) {
-      if (!this.options.reconnect) this.setStatus({ ...this.status, reconnecting: false })
+  /** Attempt n waits `reconnectDelays[min(n - 1, last)]` (+ up to `jitter` of it); one status change. */
+  private scheduleReconnect(lastError: string): void {
+    if (!this.options.reconnect) {
+      this.wanted = false // so that `connect()` opens again
+      this.setStatus({ ...this.status, connected: false, reconnecting: false, lastError })
+      return
+    }
+    if (this.pendingReconnect !== null) {
+      this.setStatus({ ...this.status, connected: false, lastError })
       return
     }
     const attempt = this.status.reconnectAttempts + 1
     const base = reconnectDelay(attempt, this.options.reconnectDelays)
-    const delay = base + base * this.options.jitter * Math.random()
-    this.setStatus({ ...this.status, connected: false, reconnecting: true, reconnectAttempts: attempt })
-    this.reconnectTimer = this.timers.setTimeout(() => {
-      this.reconnectTimer = null
-      if (this.wanted && this.socket && !this.status.connected) this.socket.connect()
+    const delay = this.options.jitter > 0 ? base + base * this.options.jitter * Math.random() : base
+    this.setStatus({ ...this.status, connected: false, reconnecting: true, reconnectAttempts: attempt, lastError })
+    const pending: { handle: unknown } = { handle: undefined }
+    this.pendingReconnect = pending
+    pending.handle = this.timers.setTimeout(() => {
+      // A timer that fires after it was cleared (or replaced) does nothing.
+      if (this.pendingReconnect !== pending) return
+      this.pendingReconnect = null
+      if (this.wanted && this.socket && !this.socket.connected) this.socket.connect()
     }, delay)
   }
 
   private clearReconnect(): void {
-    if (this.reconnectTimer !== null) {
-      this.timers.clearTimeout(this.reconnectTimer)
-      this.reconnectTimer = null
+    if (this.pendingReconnect !== null) {
+      this.timers.clearTimeout(this.pendingReconnect.handle)
+      this.pendingReconnect = null
     }
   }
 
   private startHeartbeat(): void {
     this.stopHeartbeat()
-    if (this.options.heartbeatIntervalMs > 0) {
-      this.heartbeatTimer = this.timers.setInterval(() => this.socket?.emit('heartbeat'), this.options.heartbeatIntervalMs)
-    }
+    if (this.options.heartbeatIntervalMs <= 0) return
+    const running: { handle: unknown } = { handle: undefined }
+    this.heartbeatTimer = running
+    running.handle = this.timers.setInterval(() => {
+      // Only while connected: socket.io-client would otherwise buffer it for the next connect.
+      if (this.heartbeatTimer === running && this.socket?.connected) this.socket.emit('heartbeat')
+    }, this.options.heartbeatIntervalMs)
   }
 
   private stopHeartbeat(): void {
     if (this.heartbeatTimer !== null) {
-      this.timers.clearInterval(this.heartbeatTimer)
+      this.timers.clearInterval(this.heartbeatTimer.handle)
       this.heartbeatTimer = null
     }
   }
@@ -403,18 +491,36 @@ export class WebSocketClient {
   }
 
   private sendJoin(roomId: string): void {
+    const heard: PresenceHeard[] = []
+    const windows = this.joinWindows.get(roomId) ?? []
+    windows.push(heard)
+    this.joinWindows.set(roomId, windows)
+    const closeWindow = () => {
+      const open = this.joinWindows.get(roomId)
+      const at = open?.indexOf(heard) ?? -1
+      if (open && at >= 0) open.splice(at, 1)
+      if (open?.length === 0) this.joinWindows.delete(roomId)
+    }
     this.request('join:room', roomId).then(
       (ack) => {
+        closeWindow()
+        // Left (leaveRoom) while the request was on its way: that call settled the promises.
+        if (!this.rooms.has(roomId)) return
         if (ack.ok) {
-          this.roomMembers.set(roomId, ack.members ?? [])
+          this.roomMembers.set(roomId, heard.reduce(applyPresence, ack.members ?? []))
           this.settleJoins(roomId)
         } else {
+          // Refused (TOO_MANY_ROOMS, ...): not re-joined later either.
           this.rooms.delete(roomId)
+          this.roomMembers.delete(roomId)
           this.settleJoins(roomId, new RealtimeClientError(ack.error.code, ack.error.message))
         }
       },
-      // A timeout or a lost connection: the join is sent again at the next connect.
-      () => undefined,
+      (error: unknown) => {
+        closeWindow()
+        // A lost connection: the join is sent again at the next connect, which settles it.
+        if (isAckTimeout(error) && this.rooms.has(roomId)) this.settleJoins(roomId, this.timeoutError('join:room', roomId))
+      },
     )
   }
 
@@ -422,6 +528,10 @@ export class WebSocketClient {
     const socket = this.socket
     if (!socket) return Promise.reject(new RealtimeClientError('ERR_NOT_CONNECTED', 'not connected'))
     return socket.timeout(this.options.ackTimeoutMs).emitWithAck(event, { roomId }) as Promise<RoomAck>
+  }
+
+  private timeoutError(event: string, roomId: string): RealtimeClientError {
+    return new RealtimeClientError('ERR_TIMEOUT', `${event} ${roomId}: no answer from the hub within ${this.options.ackTimeoutMs} ms`)
   }
 
   private settleJoins(roomId: string, error?: Error): void {
@@ -452,18 +562,14 @@ export class WebSocketClient {
   }
 
   private trackPresence(event: string, payload: unknown): void {
+    if (event !== 'presence:join' && event !== 'presence:leave' && event !== 'presence:update') return
     if (typeof payload !== 'object' || payload === null) return
-    const p = payload as { room?: unknown; socketId?: unknown; userId?: unknown; state?: unknown }
-    if (typeof p.room !== 'string' || typeof p.socketId !== 'string' || !this.roomMembers.has(p.room)) return
-    const members = this.roomMembers.get(p.room) ?? []
-    const rest = members.filter((m) => m.socketId !== p.socketId)
-    const member: RoomMember = {
-      socketId: p.socketId,
-      userId: typeof p.userId === 'string' ? p.userId : 'anonymous',
-      state: (p.state as Record<string, unknown> | undefined) ?? members.find((m) => m.socketId === p.socketId)?.state,
-    }
-    if (event === 'presence:join' || event === 'presence:update') this.roomMembers.set(p.room, [...rest, member])
-    else if (event === 'presence:leave') this.roomMembers.set(p.room, rest)
+    const p = payload as PresenceHeard['payload']
+    if (typeof p.room !== 'string' || typeof p.socketId !== 'string') return
+    const heard: PresenceHeard = { event, payload: p }
+    for (const open of this.joinWindows.get(p.room) ?? []) open.push(heard)
+    const members = this.roomMembers.get(p.room)
+    if (members) this.roomMembers.set(p.room, applyPresence(members, heard))
   }
 
   private dispatch(type: string, envelope: Envelope): void {
@@ -478,8 +584,17 @@ export class WebSocketClient {
     try {
       fn()
     } catch (error) {
-      const report = this.options.onListenerError ?? ((e: unknown, t: string) => console.error(`nself-realtime: a "${t}" listener threw`, e))
-      report(error, type)
+      this.report(error, type)
+    }
+  }
+
+  /** A listener threw: tell `onListenerError` (default `console.error`); never let it reach socket.io. */
+  private report(error: unknown, type: string): void {
+    try {
+      if (this.options.onListenerError) this.options.onListenerError(error, type)
+      else console.error(`nself-realtime: a "${type}" listener threw`, error)
+    } catch {
+      // An error handler that throws must not stop delivery to the other listeners.
     }
   }
 
@@ -497,6 +612,37 @@ export class WebSocketClient {
     this.status = Object.freeze({ ...next })
     for (const listener of [...this.statusListeners]) this.safeCall(() => listener(this.status), 'status')
   }
+}
+
+interface PresenceHeard {
+  event: 'presence:join' | 'presence:leave' | 'presence:update'
+  payload: { room: string; socketId: string; userId?: unknown; state?: unknown }
+}
+
+/** A room's member list after one `presence:*` event (a new array; the old one is left as it was). */
+function applyPresence(members: RoomMember[], { event, payload: p }: PresenceHeard): RoomMember[] {
+  const rest = members.filter((m) => m.socketId !== p.socketId)
+  if (event === 'presence:leave') return rest
+  const known = members.find((m) => m.socketId === p.socketId)
+  const member: RoomMember = {
+    socketId: p.socketId,
+    userId: typeof p.userId === 'string' ? p.userId : (known?.userId ?? 'anonymous'),
+  }
+  const state = event === 'presence:update' ? (p.state as Record<string, unknown> | undefined) : known?.state
+  if (state !== undefined) member.state = state
+  return [...rest, member]
+}
+
+function invalidRoom(roomId: unknown): RealtimeClientError {
+  return new RealtimeClientError(
+    'ERR_INVALID_ROOM',
+    `room: expected 1-128 characters [A-Za-z0-9_.:-], got ${JSON.stringify(roomId) ?? String(roomId)}`,
+  )
+}
+
+/** socket.io-client's `timeout(ms).emitWithAck` rejects with this message when no ack came. */
+function isAckTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === 'operation has timed out'
 }
 
 const SINGLETON = Symbol.for('nself-realtime.client')
