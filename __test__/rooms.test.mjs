@@ -177,6 +177,17 @@ test.serial('presence:join reaches the other members of the room, not the joiner
   t.is(count(outsider, 'presence:join'), 0)
 })
 
+test.serial('presence:join carries the state the joiner already set with presence:set', async (t) => {
+  const { connect } = await setup(t)
+  const first = await connect()
+  const joiner = await connect()
+  await join(t, first, 'team')
+  await request(joiner, 'presence:set', { state: { page: '/logs' } })
+  const announced = once(first, 'presence:join')
+  await join(t, joiner, 'team')
+  t.deepEqual(await announced, { room: 'team', socketId: joiner.id, userId: 'anonymous', state: { page: '/logs' } })
+})
+
 test.serial('presence:leave reaches the other members when a socket leaves the room', async (t) => {
   const { connect } = await setup(t)
   const stays = await connect()

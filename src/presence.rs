@@ -138,6 +138,15 @@ impl Presence {
         })
     }
 
+    /// The raw JSON of a socket's `presence:set` state, if it sent one.
+    pub fn state_of(&self, socket_id: &str) -> Option<Arc<str>> {
+        self.inner
+            .read()
+            .sockets
+            .get(socket_id)
+            .and_then(|e| e.state.clone())
+    }
+
     pub fn user_of(&self, socket_id: &str) -> Option<Arc<str>> {
         self.inner
             .read()

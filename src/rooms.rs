@@ -185,12 +185,18 @@ fn on_join(
         },
     }
     let (sid, user) = identity(&ctx, &s);
-    notify(
-        s,
-        "presence:join",
-        joined,
-        move |room| json!({ "room": room, "socketId": sid, "userId": user }),
-    )
+    // Members already there learn the newcomer's state with its arrival.
+    let state = ctx
+        .presence
+        .state_of(&sid)
+        .and_then(|raw| serde_json::from_str::<Value>(&raw).ok());
+    notify(s, "presence:join", joined, move |room| {
+        let mut msg = json!({ "room": room, "socketId": sid, "userId": user });
+        if let Some(state) = &state {
+            msg["state"] = state.clone();
+        }
+        msg
+    })
 }
 
 /// The members of a room for the join ack, so that a newcomer knows who is there
