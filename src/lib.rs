@@ -24,6 +24,11 @@
 //! The [`binding`] module is the thin `#[napi]` layer: it converts JS values at the boundary,
 //! maps [`error::HubError`] to a JS `Error` with a `code`, and holds no hub logic.
 
+/// Emits allocate on the JS thread and free on the hub's threads; glibc's allocator serialises
+/// those cross-thread frees on arena locks, mimalloc does not (see BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod batch;
 pub mod binding;
 pub mod clock;
