@@ -102,9 +102,18 @@ export async function connect(info, opts = {}, registry) {
 
 /** Emits with an ack and resolves with the ack's argument (times out after `timeoutMs`). */
 export function request(socket, event, payload, timeoutMs = 5000) {
-  return payload === undefined
-    ? socket.timeout(timeoutMs).emitWithAck(event)
-    : socket.timeout(timeoutMs).emitWithAck(event, payload)
+  const started = performance.now()
+  const sent =
+    payload === undefined
+      ? socket.timeout(timeoutMs).emitWithAck(event)
+      : socket.timeout(timeoutMs).emitWithAck(event, payload)
+  return sent.catch((err) => {
+    const waited = Math.round(performance.now() - started)
+    throw new Error(
+      `no ack for ${event} ${JSON.stringify(payload)} from socket ${socket.id} ` +
+        `(connected: ${socket.connected}) after ${waited} ms: ${err.message}`,
+    )
+  })
 }
 
 /** Joins a room and checks the ack: ok, the room, and the members, this socket among them. */

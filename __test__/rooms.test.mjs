@@ -1,6 +1,7 @@
 // Rooms (SPEC §5): join/leave with acks, refusals, maxRoomsPerSocket, presence:join/leave.
 
 import test from 'ava'
+import { io } from 'socket.io-client'
 
 import { hub, setup, join, request, waitFor, sentinel, emitted, once, count } from './helpers.mjs'
 
@@ -260,4 +261,24 @@ test.serial("one socket's requests are handled in the order they were sent (join
     if (me.rooms.length !== 0) wrongRooms++
   }
   t.deepEqual({ wrongState, wrongRooms }, { wrongState: 0, wrongRooms: 0 })
+})
+
+test.serial('a join sent the moment the socket connects is always handled (handlers exist before CONNECT goes out)', async (t) => {
+  // The protocol handlers are registered in a connect middleware, which socketioxide runs before it
+  // sends the CONNECT packet; registered in the connect handler (a spawned task), a request sent
+  // at once could arrive first and be dropped without an ack.
+  const { info, clients } = await setup(t)
+  const acks = await Promise.all(
+    Array.from({ length: 40 }, (_, i) => {
+      const socket = io(info.url, { path: info.path, transports: ['websocket'], forceNew: true, reconnection: false })
+      clients.push(socket)
+      return new Promise((resolve, reject) => {
+        socket.once('connect', () => {
+          socket.timeout(5000).emit('join:room', { roomId: `early-${i}` }, (err, ack) => (err ? reject(err) : resolve(ack)))
+        })
+      })
+    }),
+  )
+  t.true(acks.every((ack, i) => ack.ok === true && ack.room === `early-${i}`))
+  t.is(hub.getStats().rooms, 40)
 })

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
 use serde_json::Value;
+use socketioxide::extract::SocketRef;
+use socketioxide::handler::ConnectHandler;
 use socketioxide::{SocketIo, TransportType};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -174,7 +176,7 @@ impl Hub {
             Transports::PollingOnly => builder.transports([TransportType::Polling]),
         };
         let (svc, io) = builder.build_svc();
-        io.ns("/", rooms::on_connect);
+        io.ns("/", rooms::on_connect.with(rooms::register));
 
         let held = Arc::new(AtomicU64::new(0));
         let (dispatcher, queue) = Dispatcher::new(
@@ -282,9 +284,7 @@ impl Hub {
         const SETTLED: Duration = Duration::from_millis(50);
         let flushed = Instant::now();
         loop {
-            let polling = self
-                .io
-                .sockets()
+            let polling = sockets(&self.io)
                 .iter()
                 .filter(|s| s.connected() && s.transport_type() == TransportType::Polling)
                 .count();
@@ -371,7 +371,7 @@ impl Hub {
     }
 
     pub fn stats(&self) -> HubStats {
-        let sockets = self.io.sockets();
+        let sockets = sockets(&self.io);
         let websocket = sockets
             .iter()
             .filter(|s| s.transport_type() == TransportType::Websocket)
@@ -396,6 +396,11 @@ impl Hub {
             uptime_ms: self.started.elapsed().as_millis() as u64,
         }
     }
+}
+
+/// The sockets of namespace `/`; none once the hub closed (`SocketIo::sockets` would panic).
+fn sockets(io: &SocketIo) -> Vec<SocketRef> {
+    io.of("/").map(|ns| ns.sockets()).unwrap_or_default()
 }
 
 fn parse_payload(data_json: &str) -> HubResult<Value> {
@@ -446,13 +451,18 @@ async fn sweep(
             _ = tick.tick() => {}
         }
         let cutoff = now_ms().saturating_sub(cfg.presence.stale_after_ms);
-        let stale: HashSet<String> = presence.stale(cutoff).into_iter().collect();
-        for socket in io.sockets() {
-            if stale.contains(socket.id.as_str()) {
+        let mut stale: HashSet<String> = presence.stale(cutoff).into_iter().collect();
+        for socket in sockets(&io) {
+            if stale.remove(socket.id.as_str()) {
                 Stats::add(&stats.sockets_swept, 1);
                 // The disconnect handler removes its presence and tells its rooms.
                 socket.disconnect().ok();
             }
+        }
+        // Entries whose socket is gone without a disconnect (a connect that failed after the
+        // middleware registered it): nobody else would ever remove them.
+        for sid in stale {
+            presence.remove(&sid);
         }
     }
 }

@@ -2,13 +2,13 @@
 //! `leave:room` with acks, `heartbeat` -> `pong`, `presence:set`, and the `presence:*` events to
 //! the other members of a room. Presence bookkeeping itself lives in [`crate::presence`].
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
 use socketioxide::extract::{AckSender, SocketRef, State, TryData};
 use socketioxide::socket::DisconnectReason;
-use socketioxide::SocketIo;
 
 use crate::clock::now_ms;
 use crate::options::HubConfig;
@@ -100,8 +100,12 @@ pub fn parse_presence_state(v: &Value) -> Result<String, Refusal> {
     }
 }
 
-/// Registers the protocol handlers on a new socket and its presence entry.
-pub async fn on_connect(s: SocketRef, State(ctx): State<SharedCtx>) {
+/// Connect middleware: registers the protocol handlers and the presence entry of a new socket.
+/// It runs before socketioxide sends the CONNECT packet; the connect handler proper runs after
+/// it, on its own task, so a client's first request could otherwise arrive before its handler
+/// exists and be dropped (seen under load as a `join:room` that was never acknowledged).
+/// A middleware that refuses connections (authentication) must run before this one.
+pub async fn register(s: SocketRef, State(ctx): State<SharedCtx>) -> Result<(), Infallible> {
     let sid = s.id.to_string();
     ctx.presence.add(&sid, "anonymous", now_ms());
     Stats::add(&ctx.stats.connections_total, 1);
@@ -111,7 +115,11 @@ pub async fn on_connect(s: SocketRef, State(ctx): State<SharedCtx>) {
     s.on("presence:set", on_presence_set);
     s.on_fallback(on_other);
     s.on_disconnect(on_disconnect);
+    Ok(())
 }
+
+/// The connect handler: everything a new socket needs was set up by [`register`].
+pub async fn on_connect() {}
 
 /// Counts a client packet and moves the socket's `lastSeen`.
 fn seen(ctx: &Ctx, s: &SocketRef) {
@@ -298,23 +306,26 @@ fn on_other(s: SocketRef, State(ctx): State<SharedCtx>) -> impl Future<Output = 
 
 fn on_disconnect(
     s: SocketRef,
-    io: SocketIo,
     _reason: DisconnectReason,
     State(ctx): State<SharedCtx>,
 ) -> impl Future<Output = ()> + Send + 'static {
     let sid = s.id.to_string();
     let gone = ctx.presence.remove(&sid);
-    async move {
-        if let Some(m) = gone {
-            for room in m.rooms {
-                let msg = json!({ "room": &*room, "socketId": sid, "userId": &*m.user_id });
-                io.to(room.to_string())
-                    .emit("presence:leave", &msg)
-                    .await
-                    .ok();
-            }
-        }
-    }
+    let (rooms, user) = match gone {
+        Some(m) => (
+            m.rooms.iter().map(|r| r.to_string()).collect(),
+            m.user_id.to_string(),
+        ),
+        None => (Vec::new(), String::new()),
+    };
+    // Through the socket's own namespace, not `SocketIo::to`: while the hub closes, the
+    // namespaces are already gone from `SocketIo` when these handlers run.
+    notify(
+        s,
+        "presence:leave",
+        rooms,
+        move |room| json!({ "room": room, "socketId": sid, "userId": user }),
+    )
 }
 
 /// The socket id and user id carried by `presence:*` notifications.
