@@ -207,3 +207,31 @@ test('an uncaught exception with a hub running ends the child with code 1, no ha
   t.regex(out.stderr, /boom/)
   t.notRegex(out.stderr, CRASH)
 })
+
+test('stopping a hub whose clients are in rooms, with emits still queued, panics nowhere', async (t) => {
+  // The disconnect handlers (presence:leave) and the dispatcher's last drain run while socketioxide
+  // closes; they must not reach for namespaces that close() already removed.
+  const { exit, out } = run(t, `
+    (async () => {
+      const info = await h.startHub({ port: 0 })
+      const clients = []
+      for (let i = 0; i < 4; i++) {
+        const c = io(info.url, { path: info.path, transports: [i % 2 ? 'polling' : 'websocket'], reconnection: false, forceNew: true })
+        await new Promise((r) => c.once('connect', r))
+        await c.timeout(5000).emitWithAck('join:room', { roomId: 'r' + (i % 2) })
+        clients.push(c)
+      }
+      for (let round = 0; round < 5; round++) {
+        for (let i = 0; i < 200; i++) h.emitLogStream({ service: 's', line: 'l' + i, timestamp: new Date().toISOString() }, 'r' + (i % 2))
+        h.emit('custom:x', { round })
+      }
+      await h.stopHub()
+      for (const c of clients) c.close()
+      console.log('DONE')
+    })().catch((e) => { console.error(e); process.exit(1) })
+  `)
+  const r = await within(exit, 15000, out)
+  t.is(r.code, 0, out.stderr)
+  t.regex(out.stdout, /DONE/)
+  t.notRegex(out.stderr, CRASH)
+})

@@ -187,9 +187,15 @@ impl Dispatcher {
             eprintln!("nself-realtime: internal error: an envelope was not valid JSON");
             return;
         };
+        // `SocketIo::emit` panics once `close()` took the namespaces away (the final drain of a
+        // stopping hub); `of` says so instead.
+        let Some(ns) = self.io.of("/") else {
+            Stats::add(&self.stats.events_dropped, events * audience);
+            return;
+        };
         let result = match target {
-            Target::All => self.io.emit(&*event, &*raw).await,
-            Target::Room(room) => self.io.to(room.to_string()).emit(&*event, &*raw).await,
+            Target::All => ns.emit(&*event, &*raw).await,
+            Target::Room(room) => ns.to(room.to_string()).emit(&*event, &*raw).await,
         };
         let failed = match result {
             Ok(()) => 0,
