@@ -1,0 +1,5 @@
+import { ClientOnlyDashboard } from '@/components/ClientOnlyDashboard'
+
+export default function Page() {
+  return <ClientOnlyDashboard />
+}
