@@ -117,12 +117,11 @@ impl Dispatcher {
                 _ = shutdown.cancelled() => break,
                 cmd = self.rx.recv() => match cmd {
                     Some(Command::Emit(e)) => {
-                        self.queued.fetch_sub(1, Ordering::Relaxed);
-                        let now = Instant::now();
-                        self.batcher.push(e.target, e.event, e.envelope, now.into_std(), &mut out);
+                        let now = std::time::Instant::now();
+                        self.accept(e, now, &mut out);
                         // Under a continuous stream the timer branch may not get a turn.
-                        if deadline.is_some_and(|d| d <= now.into_std()) {
-                            self.batcher.flush_due(now.into_std(), &mut out);
+                        if deadline.is_some_and(|d| d <= now) {
+                            self.batcher.flush_due(now, &mut out);
                         }
                     }
                     Some(Command::Flush(done)) => {
@@ -143,12 +142,7 @@ impl Dispatcher {
         let mut waiting = Vec::new();
         while let Ok(cmd) = self.rx.try_recv() {
             match cmd {
-                Command::Emit(e) => {
-                    self.queued.fetch_sub(1, Ordering::Relaxed);
-                    let now = Instant::now().into_std();
-                    self.batcher
-                        .push(e.target, e.event, e.envelope, now, &mut out);
-                }
+                Command::Emit(e) => self.accept(e, std::time::Instant::now(), &mut out),
                 Command::Flush(done) => waiting.push(done),
             }
         }
@@ -157,6 +151,12 @@ impl Dispatcher {
         for done in waiting {
             done.send(()).ok();
         }
+    }
+
+    /// Takes one emit off the queue and hands it to the batcher.
+    fn accept(&mut self, e: Emit, now: std::time::Instant, out: &mut Vec<Outgoing>) {
+        self.queued.fetch_sub(1, Ordering::Relaxed);
+        self.batcher.push(e.target, e.event, e.envelope, now, out);
     }
 
     async fn send_all(&mut self, out: &mut Vec<Outgoing>) {

@@ -12,7 +12,7 @@ use socketioxide::socket::DisconnectReason;
 
 use crate::clock::now_ms;
 use crate::options::HubConfig;
-use crate::presence::{JoinError, Presence};
+use crate::presence::{JoinError, Membership, Presence};
 use crate::stats::Stats;
 use crate::validate::check_room;
 
@@ -144,15 +144,43 @@ fn payload(data: TryData<Value>) -> Value {
 // requests in order (join then leave stays left; the last presence:set wins). Only the
 // notifications of other members happen in the spawned future.
 
-/// Sends `event` with `msg` to the other members of each room, after the state change.
-async fn notify(
-    s: SocketRef,
-    event: &'static str,
-    rooms: Vec<String>,
-    msg: impl Fn(&str) -> Value + Send + 'static,
-) {
+/// A socket as `presence:*` notifications describe it.
+struct Who {
+    socket_id: String,
+    user_id: String,
+    state: Option<Value>,
+}
+
+impl Who {
+    fn of(ctx: &Ctx, s: &SocketRef) -> Who {
+        let socket_id = s.id.to_string();
+        Who {
+            user_id: ctx
+                .presence
+                .user_of(&socket_id)
+                .map_or_else(|| "anonymous".to_string(), |u| u.to_string()),
+            state: ctx
+                .presence
+                .state_of(&socket_id)
+                .and_then(|raw| state_value(&raw)),
+            socket_id,
+        }
+    }
+}
+
+/// A stored `presence:set` state (raw JSON) as a value.
+fn state_value(raw: &str) -> Option<Value> {
+    serde_json::from_str(raw).ok()
+}
+
+/// Sends `event` (`{ room, socketId, userId, state? }`) to the other members of each room,
+/// after the state change.
+async fn notify(s: SocketRef, event: &'static str, rooms: Vec<String>, who: Who) {
     for room in rooms {
-        let body = msg(&room);
+        let mut body = json!({ "room": room, "socketId": who.socket_id, "userId": who.user_id });
+        if let Some(state) = &who.state {
+            body["state"] = state.clone();
+        }
         s.to(room).emit(event, &body).await.ok();
     }
 }
@@ -192,19 +220,9 @@ fn on_join(
             Err(JoinError::UnknownSocket) => {}
         },
     }
-    let (sid, user) = identity(&ctx, &s);
     // Members already there learn the newcomer's state with its arrival.
-    let state = ctx
-        .presence
-        .state_of(&sid)
-        .and_then(|raw| serde_json::from_str::<Value>(&raw).ok());
-    notify(s, "presence:join", joined, move |room| {
-        let mut msg = json!({ "room": room, "socketId": sid, "userId": user });
-        if let Some(state) = &state {
-            msg["state"] = state.clone();
-        }
-        msg
-    })
+    let who = Who::of(&ctx, &s);
+    notify(s, "presence:join", joined, who)
 }
 
 /// The members of a room for the join ack, so that a newcomer knows who is there
@@ -216,7 +234,7 @@ fn members_json(ctx: &Ctx, room: &str) -> Value {
         .into_iter()
         .map(|m| {
             let mut member = json!({ "socketId": m.socket_id, "userId": m.user_id });
-            if let Some(state) = m.state.and_then(|s| serde_json::from_str::<Value>(&s).ok()) {
+            if let Some(state) = m.state.as_deref().and_then(state_value) {
                 member["state"] = state;
             }
             member
@@ -243,13 +261,11 @@ fn on_leave(
             ack.send(&json!({ "ok": true, "room": room })).ok();
         }
     }
-    let (sid, user) = identity(&ctx, &s);
-    notify(
-        s,
-        "presence:leave",
-        left,
-        move |room| json!({ "room": room, "socketId": sid, "userId": user }),
-    )
+    let who = Who {
+        state: None,
+        ..Who::of(&ctx, &s)
+    };
+    notify(s, "presence:leave", left, who)
 }
 
 fn on_heartbeat(
@@ -271,32 +287,18 @@ fn on_presence_set(
     State(ctx): State<SharedCtx>,
 ) -> impl Future<Output = ()> + Send + 'static {
     seen(&ctx, &s);
-    let mut update = None;
+    let mut rooms = Vec::new();
     match parse_presence_state(&payload(data)) {
         Err(refusal) => refuse(&ctx, &s, ack, refusal),
         Ok(state) => {
             if let Some(m) = ctx.presence.set_state(s.id.as_str(), &state) {
-                let state: Value = serde_json::from_str(&state).unwrap_or(Value::Null);
-                update = Some((m, state));
+                rooms = room_names(&m);
             }
             ack.send(&json!({ "ok": true })).ok();
         }
     }
-    let sid = s.id.to_string();
-    let (rooms, user, state) = match update {
-        Some((m, state)) => (
-            m.rooms.iter().map(|r| r.to_string()).collect(),
-            m.user_id.to_string(),
-            state,
-        ),
-        None => (Vec::new(), String::new(), Value::Null),
-    };
-    notify(
-        s,
-        "presence:update",
-        rooms,
-        move |room| json!({ "room": room, "socketId": sid, "userId": user, "state": state }),
-    )
+    let who = Who::of(&ctx, &s);
+    notify(s, "presence:update", rooms, who)
 }
 
 fn on_other(s: SocketRef, State(ctx): State<SharedCtx>) -> impl Future<Output = ()> + Send {
@@ -309,33 +311,23 @@ fn on_disconnect(
     _reason: DisconnectReason,
     State(ctx): State<SharedCtx>,
 ) -> impl Future<Output = ()> + Send + 'static {
-    let sid = s.id.to_string();
-    let gone = ctx.presence.remove(&sid);
-    let (rooms, user) = match gone {
-        Some(m) => (
-            m.rooms.iter().map(|r| r.to_string()).collect(),
-            m.user_id.to_string(),
-        ),
+    let socket_id = s.id.to_string();
+    let (rooms, user_id) = match ctx.presence.remove(&socket_id) {
+        Some(m) => (room_names(&m), m.user_id.to_string()),
         None => (Vec::new(), String::new()),
+    };
+    let who = Who {
+        socket_id,
+        user_id,
+        state: None,
     };
     // Through the socket's own namespace, not `SocketIo::to`: while the hub closes, the
     // namespaces are already gone from `SocketIo` when these handlers run.
-    notify(
-        s,
-        "presence:leave",
-        rooms,
-        move |room| json!({ "room": room, "socketId": sid, "userId": user }),
-    )
+    notify(s, "presence:leave", rooms, who)
 }
 
-/// The socket id and user id carried by `presence:*` notifications.
-fn identity(ctx: &Ctx, s: &SocketRef) -> (String, String) {
-    let sid = s.id.to_string();
-    let user = ctx
-        .presence
-        .user_of(&sid)
-        .map_or_else(|| "anonymous".to_string(), |u| u.to_string());
-    (sid, user)
+fn room_names(m: &Membership) -> Vec<String> {
+    m.rooms.iter().map(|r| r.to_string()).collect()
 }
 
 #[cfg(test)]
