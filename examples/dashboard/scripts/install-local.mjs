@@ -10,7 +10,7 @@
 // `file:.packs/...` (the platform one as an optional dependency).
 
 import { spawnSync } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -56,6 +56,15 @@ if (!existsSync(join(root, 'npm', suffix, 'package.json'))) {
   process.exit(1)
 }
 
+// The tarballs change with every build, and with them their hash in package-lock.json: drop the
+// hash of these two local packages so that the committed lockfile does not change each time.
+function forgetIntegrity(keys) {
+  const file = join(app, 'package-lock.json')
+  const lock = JSON.parse(readFileSync(file, 'utf8'))
+  for (const key of keys) if (lock.packages?.[key]) delete lock.packages[key].integrity
+  writeFileSync(file, `${JSON.stringify(lock, null, 2)}\n`)
+}
+
 rmSync(packs, { recursive: true, force: true })
 mkdirSync(packs)
 
@@ -70,6 +79,7 @@ try {
   const flags = ['--no-audit', '--no-fund']
   run('npm', ['install', ...flags, `file:.packs/${rootTgz}`], app)
   run('npm', ['install', ...flags, '--save-optional', `file:.packs/${platTgz}`], app)
+  forgetIntegrity([`node_modules/${pkg.name}`, `node_modules/${pkg.name}-${suffix}`])
   console.log(`installed ${rootTgz} and ${platTgz} into ${relative(process.cwd(), app) || '.'}/node_modules`)
 } finally {
   rmSync(staging, { recursive: true, force: true })

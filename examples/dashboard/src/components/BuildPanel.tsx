@@ -1,9 +1,10 @@
 'use client'
 import { useState } from 'react'
 import { useBuildProgress } from '@/hooks/useBuildProgress'
+import type { ProjectName } from '@/lib/stack'
 import { post } from './actions'
 
-export function BuildPanel() {
+export function BuildPanel({ project }: { project: ProjectName }) {
   const { progress, history, isBuilding, isComplete, isFailed, reset } = useBuildProgress()
   const [error, setError] = useState<string | null>(null)
   const pct = progress?.progress ?? 0
@@ -15,7 +16,7 @@ export function BuildPanel() {
       <div className="row">
         <h2>Build</h2>
         <div className="row gap">
-          <button onClick={async () => setError(await post('/api/build'))} disabled={isBuilding}>
+          <button onClick={async () => setError(await post('/api/build', { project }))} disabled={isBuilding}>
             Start build
           </button>
           <button onClick={reset} className="ghost">

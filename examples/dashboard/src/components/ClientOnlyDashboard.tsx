@@ -6,12 +6,13 @@
 // "Cannot read properties of null (reading 'useContext')". In the browser bundle the package is
 // bundled normally and the hooks work. See README.md, "Known issue".
 import dynamic from 'next/dynamic'
+import type { ProjectName } from '@/lib/stack'
 
 const Dashboard = dynamic(() => import('./Dashboard').then((m) => m.Dashboard), {
   ssr: false,
   loading: () => <main className="muted">Loading the dashboard…</main>,
 })
 
-export function ClientOnlyDashboard() {
-  return <Dashboard />
+export function ClientOnlyDashboard(props: { project: ProjectName; realtimeUrl?: string }) {
+  return <Dashboard {...props} />
 }

@@ -3,13 +3,13 @@ import { useWebSocket } from '@/hooks/useWebSocket'
 
 export function ConnectionBadge() {
   const { status } = useWebSocket()
-  const [text, tone] = status.connected
-    ? ['Connected', 'ok']
+  const [state, text, tone] = status.connected
+    ? ['connected', 'Connected', 'ok']
     : status.reconnecting
-      ? [`Reconnecting, attempt ${status.reconnectAttempts}`, 'warn']
-      : ['Disconnected', 'bad']
+      ? ['reconnecting', `Reconnecting, attempt ${status.reconnectAttempts}`, 'warn']
+      : ['disconnected', 'Disconnected', 'bad']
   return (
-    <span className={`badge ${tone}`} data-testid="connection-badge" title={status.lastError ?? undefined}>
+    <span className={`badge ${tone}`} data-testid="connection-badge" data-state={state} title={status.lastError ?? undefined}>
       <span className="dot" /> {text}
     </span>
   )

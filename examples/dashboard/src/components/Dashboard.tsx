@@ -1,5 +1,7 @@
 'use client'
-import { PROJECT_ROOM, SERVICES } from '@/lib/stack'
+import { WebSocketClient } from '@/lib/websocket/client'
+import { RealtimeProvider } from '@/hooks/useWebSocket'
+import { PROJECTS, SERVICES, projectRoom, type ProjectName } from '@/lib/stack'
 import { post } from './actions'
 import { BuildPanel } from './BuildPanel'
 import { ConnectionBadge } from './ConnectionBadge'
@@ -10,7 +12,23 @@ import { QueryRunner } from './QueryRunner'
 import { ServiceCard } from './ServiceCard'
 import { Viewers } from './Viewers'
 
-export function Dashboard() {
+let direct: WebSocketClient | undefined
+
+/**
+ * The page. With `realtimeUrl` the hooks use a client of that URL (the hub's own port, which must
+ * allow this page's origin); without it, the page's default client (this origin, `/api/ws`).
+ */
+export function Dashboard({ project, realtimeUrl }: { project: ProjectName; realtimeUrl?: string }) {
+  if (!realtimeUrl) return <Page project={project} />
+  direct ??= new WebSocketClient(realtimeUrl)
+  return (
+    <RealtimeProvider client={direct}>
+      <Page project={project} />
+    </RealtimeProvider>
+  )
+}
+
+function Page({ project }: { project: ProjectName }) {
   return (
     <main>
       <header className="row">
@@ -18,8 +36,19 @@ export function Dashboard() {
           <h1>nself dashboard</h1>
           <div className="demo-label">Demo data: a simulated nself stack, no Docker attached</div>
         </div>
+        <nav className="projects small" data-testid="projects" aria-label="Project">
+          {PROJECTS.map((p) => (
+            // A full page load: the page joins the new project's room and leaves the old one.
+            <a key={p} href={`/?project=${p}`} className={p === project ? 'tab active' : 'tab'} aria-current={p === project ? 'page' : undefined}>
+              {p}
+            </a>
+          ))}
+          <span className="muted" data-testid="project-room">
+            room {projectRoom(project)}
+          </span>
+        </nav>
         <div className="row gap">
-          <Viewers room={PROJECT_ROOM} page="/" />
+          <Viewers room={projectRoom(project)} page={`/?project=${project}`} />
           <ConnectionBadge />
           <button className="ghost small" title="Stops the hub for 3 s, then starts it again" onClick={() => void post('/api/hub/restart', { downMs: 3000 })}>
             Restart hub
@@ -37,12 +66,12 @@ export function Dashboard() {
       </section>
 
       <div className="grid2">
-        <BuildPanel />
-        <LogViewer />
+        <BuildPanel project={project} />
+        <LogViewer project={project} />
       </div>
-      <DeployPanel />
+      <DeployPanel project={project} />
       <DockerStats />
-      <QueryRunner />
+      <QueryRunner project={project} />
     </main>
   )
 }

@@ -1,12 +1,12 @@
 'use client'
 import { useState } from 'react'
 import { useDeployProgress } from '@/hooks/useDeployProgress'
-import { ENVIRONMENTS } from '@/lib/stack'
+import { ENVIRONMENTS, type ProjectName } from '@/lib/stack'
 import { post } from './actions'
 
 type Env = (typeof ENVIRONMENTS)[number]
 
-function Environment({ environment }: { environment: Env }) {
+function Environment({ environment, project }: { environment: Env; project: ProjectName }) {
   const { progress, history, isDeploying, isComplete, isFailed } = useDeployProgress(environment)
   const [error, setError] = useState<string | null>(null)
   const pct = progress?.progress ?? 0
@@ -14,7 +14,7 @@ function Environment({ environment }: { environment: Env }) {
     <div className="card" data-testid={`deploy-${environment}`}>
       <div className="row">
         <h3>{environment}</h3>
-        <button onClick={async () => setError(await post('/api/deploy', { environment }))} disabled={isDeploying}>
+        <button onClick={async () => setError(await post('/api/deploy', { environment, project }))} disabled={isDeploying}>
           Deploy
         </button>
       </div>
@@ -46,13 +46,13 @@ function Environment({ environment }: { environment: Env }) {
   )
 }
 
-export function DeployPanel() {
+export function DeployPanel({ project }: { project: ProjectName }) {
   return (
     <section className="panel">
       <h2>Deploy</h2>
       <div className="grid3">
         {ENVIRONMENTS.map((e) => (
-          <Environment key={e} environment={e} />
+          <Environment key={e} environment={e} project={project} />
         ))}
       </div>
     </section>

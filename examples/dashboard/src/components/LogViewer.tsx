@@ -1,11 +1,12 @@
 'use client'
 import { useEffect, useRef, useState } from 'react'
 import { useLogStream } from '@/hooks/useLogStream'
-import { SERVICES } from '@/lib/stack'
+import { SERVICES, type ProjectName } from '@/lib/stack'
+import { post } from './actions'
 
-const MAX_LINES = 500
+const MAX_LINES = 1000
 
-export function LogViewer() {
+export function LogViewer({ project }: { project: ProjectName }) {
   const [service, setService] = useState<string>(SERVICES[0])
   const [follow, setFollow] = useState(true)
   const { lines, clear } = useLogStream(service, { maxLines: MAX_LINES })
@@ -25,6 +26,9 @@ export function LogViewer() {
           </label>
           <button onClick={clear} className="ghost">
             Clear
+          </button>
+          <button className="ghost" title="The simulator emits 500 numbered lines of this service at once" onClick={() => void post('/api/logs/burst', { service, count: 500, project })}>
+            Burst 500
           </button>
         </div>
       </div>

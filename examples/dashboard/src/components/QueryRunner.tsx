@@ -1,6 +1,7 @@
 'use client'
 import { useState } from 'react'
 import { useDbQueryResult } from '@/hooks/useDbQueryResult'
+import type { ProjectName } from '@/lib/stack'
 import { post } from './actions'
 
 const EXAMPLES = [
@@ -10,7 +11,7 @@ const EXAMPLES = [
 ]
 
 /** Runs SQL on the embedded SQLite demo database; shows the db:query:result that comes back. */
-export function QueryRunner() {
+export function QueryRunner({ project }: { project: ProjectName }) {
   const [sql, setSql] = useState(EXAMPLES[0])
   const [queryId, setQueryId] = useState<string | null>(null)
   const [error, setError] = useState<string | null>(null)
@@ -18,7 +19,7 @@ export function QueryRunner() {
   const run = async () => {
     const id = `q-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`
     setQueryId(id)
-    setError(await post('/api/db/query', { queryId: id, sql }))
+    setError(await post('/api/db/query', { queryId: id, sql, project }))
   }
   return (
     <section className="panel" data-testid="query">

@@ -5,7 +5,7 @@
 
 import Database from 'better-sqlite3'
 import { emitDbQueryResult } from '@/lib/websocket/emitters'
-import { PROJECT_ROOM, SERVICES } from '@/lib/stack'
+import { SERVICES, projectRoom, type ProjectName } from '@/lib/stack'
 
 type DB = InstanceType<typeof Database>
 
@@ -57,8 +57,9 @@ function oid(declared: string | null, sample: unknown): number {
   return 25
 }
 
-/** Runs `sql` and emits its db:query:result (rows, fields, time, or the error) to the project room. */
-export function runQuery(queryId: string, sql: string): void {
+/** Runs `sql` and emits its db:query:result (rows, fields, time, or the error) to the project's room. */
+export function runQuery(queryId: string, sql: string, project: ProjectName): void {
+  const room = projectRoom(project)
   const started = performance.now()
   const timestamp = () => new Date().toISOString()
   const executionTime = () => Math.round((performance.now() - started) * 1000) / 1000
@@ -80,13 +81,13 @@ export function runQuery(queryId: string, sql: string): void {
     result = { queryId, sql, rows: [], rowCount: 0, fields: [], executionTime: executionTime(), timestamp: timestamp(), error: (err as Error).message }
   }
   try {
-    emitDbQueryResult(result, PROJECT_ROOM)
+    emitDbQueryResult(result, room)
   } catch (err) {
     const e = err as { code?: string; message: string }
     if (e.code !== 'ERR_PAYLOAD_TOO_LARGE') throw err
     emitDbQueryResult(
       { queryId, sql, rows: [], rowCount: result.rowCount, fields: result.fields, executionTime: result.executionTime, timestamp: timestamp(), error: `result too large to send (${e.message}); add a LIMIT` },
-      PROJECT_ROOM,
+      room,
     )
   }
 }

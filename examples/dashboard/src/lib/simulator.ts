@@ -5,7 +5,8 @@
 // route handler separately: a module-level variable would not be shared between them.
 //
 // Targets: service:status and docker:stats go to everyone; logs, build and deploy progress go to
-// the project room (the page joins it).
+// a project's room (`project-<name>`, which the page of that project joins). The stack's own log
+// lines go to every project's room; builds, deploys and log bursts to the project that asked.
 
 import { randomBytes } from 'node:crypto'
 import {
@@ -16,7 +17,7 @@ import {
   emitServiceStatus,
 } from '@/lib/websocket/emitters'
 import type { HealthState, LogLevel, LogSource, ServiceState } from '@/lib/websocket/events'
-import { BUILD_STEPS, PROJECT_ROOM, SERVICES, containerName, type ServiceName } from '@/lib/stack'
+import { BUILD_STEPS, PROJECTS, SERVICES, containerName, projectRoom, type ProjectName, type ServiceName } from '@/lib/stack'
 
 type Environment = 'local' | 'staging' | 'production'
 
@@ -59,10 +60,13 @@ const PROFILE: Record<ServiceName, { image: string; limit: number; mem: number; 
 
 export interface Simulator {
   restart(name: ServiceName): Promise<boolean>
-  build(): boolean
-  deploy(environment: Environment): boolean
+  /** Starts a build of `project`; false while one runs. */
+  build(project: ProjectName): boolean
+  /** Starts a deploy of `project` to `environment`; false while one runs. */
+  deploy(environment: Environment, project: ProjectName): boolean
+  /** Emits `count` numbered log lines of `service` at once (`burst 1/500`, …), in order. */
+  burst(service: ServiceName, count: number, project: ProjectName): void
   stop(): void
-  busy: { build: boolean; deploy: Record<Environment, boolean> }
 }
 
 /** Logs a rejected payload (a bug in this simulator) instead of taking the process down. */
@@ -93,7 +97,7 @@ function create(): Simulator {
   const byName = new Map(services.map((s) => [s.name, s]))
   const timers = new Set<NodeJS.Timeout>()
   let stopped = false
-  const busy = { build: false, deploy: { local: false, staging: false, production: false } }
+  const busy = new Set<string>() // `build:<project>`, `deploy:<project>:<environment>`
   let buildNo = 0
 
   const every = (ms: number, fn: () => void) => {
@@ -117,8 +121,19 @@ function create(): Simulator {
     )
   }
 
-  function log(s: Service, level: LogLevel, source: LogSource, line: string) {
-    send('logs:stream', () => emitLogStream({ service: s.name, line, timestamp: now(), level, source }, PROJECT_ROOM))
+  function log(s: Service, level: LogLevel, source: LogSource, line: string, projects: readonly ProjectName[] = PROJECTS) {
+    const timestamp = now()
+    for (const p of projects) send('logs:stream', () => emitLogStream({ service: s.name, line, timestamp, level, source }, projectRoom(p)))
+  }
+
+  function burst(name: ServiceName, count: number, project: ProjectName) {
+    const s = byName.get(name)
+    if (!s) return
+    // Not through send(): a hub that is down should fail the request, not be logged and ignored.
+    const room = projectRoom(project)
+    for (let i = 1; i <= count; i++) {
+      emitLogStream({ service: s.name, line: `burst ${i}/${count}`, timestamp: now(), level: 'info', source: 'stdout' }, room)
+    }
   }
 
   async function boot(s: Service, delay: number) {
@@ -205,11 +220,13 @@ function create(): Simulator {
     log(s, level, source, line)
   }
 
-  function build() {
-    if (busy.build || stopped) return false
-    busy.build = true
+  function build(project: ProjectName) {
+    const key = `build:${project}`
+    if (busy.has(key) || stopped) return false
+    busy.add(key)
     buildNo += 1
-    const buildId = `build-${buildNo}`
+    const buildId = `${project}-build-${buildNo}`
+    const room = projectRoom(project)
     void (async () => {
       const total = BUILD_STEPS.length
       try {
@@ -230,7 +247,7 @@ function create(): Simulator {
                   currentStep: i,
                   logs: [`[${i}/${total}] ${step}`],
                 },
-                PROJECT_ROOM,
+                room,
               ),
             )
             await sleep(randInt(300, 700))
@@ -248,19 +265,21 @@ function create(): Simulator {
               totalSteps: total,
               currentStep: total,
             },
-            PROJECT_ROOM,
+            room,
           ),
         )
       } finally {
-        busy.build = false
+        busy.delete(key)
       }
     })()
     return true
   }
 
-  function deploy(environment: Environment) {
-    if (busy.deploy[environment] || stopped) return false
-    busy.deploy[environment] = true
+  function deploy(environment: Environment, project: ProjectName) {
+    const key = `deploy:${project}:${environment}`
+    if (busy.has(key) || stopped) return false
+    busy.add(key)
+    const room = projectRoom(project)
     const host = environment === 'local' ? 'localhost' : `${environment}.nself.example`
     const stages: [string, string][] = [
       ['prepare', `Resolving target ${host}`],
@@ -280,7 +299,7 @@ function create(): Simulator {
           send('deploy:progress', () =>
             emitDeployProgress(
               { stage, environment, status: 'in-progress', logs: [line], progress: Math.round((i / stages.length) * 100), timestamp: now() },
-              PROJECT_ROOM,
+              room,
             ),
           )
           await sleep(randInt(500, 1000))
@@ -288,17 +307,17 @@ function create(): Simulator {
             send('deploy:progress', () =>
               emitDeployProgress(
                 { stage, environment, status: 'failed', logs, progress: Math.round(((i + 0.5) / stages.length) * 100), timestamp: now(), error: `${stage} failed: exit code 1 (simulated)` },
-                PROJECT_ROOM,
+                room,
               ),
             )
             return
           }
         }
         send('deploy:progress', () =>
-          emitDeployProgress({ stage: 'done', environment, status: 'complete', logs, progress: 100, timestamp: now() }, PROJECT_ROOM),
+          emitDeployProgress({ stage: 'done', environment, status: 'complete', logs, progress: 100, timestamp: now() }, room),
         )
       } finally {
-        busy.deploy[environment] = false
+        busy.delete(key)
       }
     })()
     return true
@@ -314,7 +333,7 @@ function create(): Simulator {
     restart,
     build,
     deploy,
-    busy,
+    burst,
     stop() {
       stopped = true
       for (const t of timers) clearInterval(t)

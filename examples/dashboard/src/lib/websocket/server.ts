@@ -4,7 +4,7 @@
 // resolves to the running hub. Signal handlers and the simulator are installed once per process
 // (flags on globalThis, which every bundle of this app shares).
 
-import { startHub, stopHub, type HubInfo } from 'nself-realtime'
+import { startHub, stopHub, type HubInfo, type HubOptions } from 'nself-realtime'
 import { getSimulator, stopSimulator } from '@/lib/simulator'
 
 const KEY = Symbol.for('nself-dashboard.realtime')
@@ -19,7 +19,28 @@ export function realtimePort(): number {
   return port
 }
 
-const hubOptions = () => ({ host: process.env.REALTIME_HOST ?? '127.0.0.1', port: realtimePort() })
+/** A positive whole number of milliseconds from the environment, or undefined when unset. */
+function msFromEnv(name: string): number | undefined {
+  const raw = process.env[name]
+  if (raw === undefined || raw === '') return undefined
+  const ms = Number(raw)
+  if (!Number.isInteger(ms) || ms <= 0) throw new Error(`${name} must be a positive number of milliseconds, got ${JSON.stringify(raw)}`)
+  return ms
+}
+
+// Timeouts can be shortened from the environment (the browser tests do: a closed tab must leave
+// the presence list quickly even when the browser does not close its socket cleanly).
+const hubOptions = (): HubOptions => {
+  const staleAfterMs = msFromEnv('REALTIME_STALE_AFTER_MS')
+  const sweepIntervalMs = msFromEnv('REALTIME_SWEEP_INTERVAL_MS')
+  return {
+    host: process.env.REALTIME_HOST ?? '127.0.0.1',
+    port: realtimePort(),
+    pingIntervalMs: msFromEnv('REALTIME_PING_INTERVAL_MS'),
+    pingTimeoutMs: msFromEnv('REALTIME_PING_TIMEOUT_MS'),
+    ...(staleAfterMs || sweepIntervalMs ? { presence: { staleAfterMs, sweepIntervalMs } } : {}),
+  }
+}
 
 /** Stops the hub and starts it again on the same port (demo: watch the badge reconnect). */
 export async function restartRealtime(downMs = 2000): Promise<HubInfo> {
