@@ -267,9 +267,12 @@ export const logLine = (i, extra = {}) => ({
 })
 
 /** Checks the form of an envelope: `{ type, data, timestamp, room? }` and nothing else. */
-export function assertEnvelope(t, env, { type, data, room }) {
-  const keys = room === undefined ? ['data', 'timestamp', 'type'] : ['data', 'room', 'timestamp', 'type']
+export function assertEnvelope(t, env, { type, data, room, seq }) {
+  const keys = room === undefined ? ['data', 'epoch', 'seq', 'timestamp', 'type'] : ['data', 'epoch', 'room', 'seq', 'timestamp', 'type']
   t.deepEqual(Object.keys(env).sort(), keys)
+  t.is(env.epoch, hub.hubInfo()?.epoch, 'the epoch of the running hub')
+  t.true(Number.isInteger(env.seq) && env.seq >= 1, `seq ${env.seq}`)
+  if (seq !== undefined) t.is(env.seq, seq)
   t.is(env.type, type)
   t.deepEqual(env.data, data)
   t.regex(env.timestamp, ISO_MS)

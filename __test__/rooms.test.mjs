@@ -11,7 +11,7 @@ test.serial('join:room is acknowledged with { ok: true, room } and makes the soc
   const { connect } = await setup(t)
   const s = await connect()
   const ack = await request(s, 'join:room', { roomId: 'project-1' })
-  t.deepEqual(ack, { ok: true, room: 'project-1', members: [{ socketId: s.id, userId: 'anonymous' }] })
+  t.deepEqual(ack, { ok: true, room: 'project-1', members: [{ socketId: s.id, userId: 'anonymous' }], seq: 0, epoch: hub.hubInfo().epoch })
   t.deepEqual(members('project-1'), [s.id])
   t.deepEqual(hub.getPresence()[0].rooms, ['project-1'])
   t.is(hub.getStats().rooms, 1)
@@ -61,6 +61,8 @@ test.serial('the envelope form { type, data: { roomId }, timestamp } is accepted
     ok: true,
     room: 'env-room',
     members: [{ socketId: s.id, userId: 'anonymous' }],
+    seq: 0,
+    epoch: hub.hubInfo().epoch,
   })
   t.deepEqual(members('env-room'), [s.id])
   t.deepEqual(await request(s, 'leave:room', envelope('leave:room')), { ok: true, room: 'env-room' })

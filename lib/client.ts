@@ -15,13 +15,15 @@ import {
   isValidRoomName,
   type ClientToServerEvents,
   type Envelope,
+  type RecoverAck,
+  type ResyncEvent,
   type RoomAck,
   type RoomMember,
   type ServerToClientEvents,
   type WireError,
 } from './events.js'
 
-export type { Envelope } from './events.js'
+export type { Envelope, ResyncEvent } from './events.js'
 
 // Bundlers replace `process.env.NEXT_PUBLIC_*`; elsewhere `process` may not exist at all.
 declare const process: { env: Record<string, string | undefined> }
@@ -35,6 +37,12 @@ export interface ConnectionStatus {
   readonly reconnectAttempts: number
   readonly lastConnected?: Date
   readonly lastError?: string
+  /**
+   * After a reconnect: `true` when everything missed while away was replayed (in order, once),
+   * `false` when some of it is gone (the hub restarted, or its history no longer reached back;
+   * a `resync` event says which streams) and the app should refetch. Absent before a reconnect.
+   */
+  readonly recovered?: boolean
 }
 
 /** Timer functions, injectable for tests. */
@@ -66,6 +74,11 @@ export interface ClientOptions {
   auth?: Record<string, unknown>
   /** Connect even where there is no `window` (Node scripts, tests). Default: only with an explicit url. */
   allowServer?: boolean
+  /**
+   * Recover missed events after a reconnect, and after a gap on a live connection, from the
+   * hub's history (`recover` requests). Default `true`.
+   */
+  recovery?: boolean
   /** Where listener errors go. Default `console.error`. */
   onListenerError?: (error: unknown, type: string) => void
   /** Timer functions (tests). */
@@ -111,6 +124,7 @@ function validateOptions(o: ClientOptions): void {
   if (!Array.isArray(d) || d.length === 0 || !d.every(isMs)) bad('reconnectDelays', 'a non-empty array of delays in ms (finite, >= 0)', d)
   if (!isMs(o.jitter)) bad('jitter', 'a fraction >= 0', o.jitter)
   if (!isMs(o.heartbeatIntervalMs)) bad('heartbeatIntervalMs', 'ms >= 0 (0 = no heartbeat)', o.heartbeatIntervalMs)
+  if (typeof o.recovery !== 'boolean') bad('recovery', 'a boolean', o.recovery)
   if (!Number.isInteger(o.maxBufferedEmits) || (o.maxBufferedEmits as number) < 0) bad('maxBufferedEmits', 'an integer >= 0', o.maxBufferedEmits)
   if (!isMs(o.ackTimeoutMs) || o.ackTimeoutMs === 0) bad('ackTimeoutMs', 'ms > 0', o.ackTimeoutMs)
 }
@@ -139,7 +153,7 @@ function defaultUrl(): string | undefined {
 export class WebSocketClient {
   private readonly explicitUrl: string | undefined
   private readonly options: Required<
-    Pick<ClientOptions, 'path' | 'reconnectDelays' | 'jitter' | 'reconnect' | 'heartbeatIntervalMs' | 'maxBufferedEmits' | 'ackTimeoutMs'>
+    Pick<ClientOptions, 'path' | 'reconnectDelays' | 'jitter' | 'reconnect' | 'heartbeatIntervalMs' | 'maxBufferedEmits' | 'ackTimeoutMs' | 'recovery'>
   > &
     ClientOptions
   private readonly timers: Timers
@@ -165,6 +179,14 @@ export class WebSocketClient {
   /** The scheduled reconnect; an object so that a stale timer (injected timers too) is recognised. */
   private pendingReconnect: { handle: unknown } | null = null
   private heartbeatTimer: { handle: unknown } | null = null
+  /** The hub start whose numbers `lastSeq` holds. */
+  private epoch: string | undefined
+  /** Per stream (`"*"` or a room), the last `seq` delivered to listeners. */
+  private readonly lastSeq = new Map<string, number>()
+  /** Streams with a `recover` request in flight, and the live envelopes held back meanwhile. */
+  private readonly held = new Map<string, Envelope[]>()
+  /** Ids of recent `emitToSocket` events, so that a retry the hub sends is handled once. */
+  private readonly seenIds = new Set<number>()
 
   constructor(url?: string, options: ClientOptions = {}) {
     this.explicitUrl = url
@@ -178,6 +200,7 @@ export class WebSocketClient {
       heartbeatIntervalMs: HEARTBEAT_INTERVAL,
       maxBufferedEmits: 100,
       ackTimeoutMs: 10_000,
+      recovery: true,
       ...given,
     }
     validateOptions(this.options)
@@ -338,6 +361,8 @@ export class WebSocketClient {
     if (!isValidRoomName(roomId)) return Promise.reject(invalidRoom(roomId))
     this.rooms.delete(roomId)
     this.roomMembers.delete(roomId)
+    this.lastSeq.delete(roomId)
+    this.held.delete(roomId)
     this.settleJoins(roomId, new RealtimeClientError('ERR_ROOM_LEFT', `left ${roomId} before it was joined`))
     if (!this.socket || !this.status.connected) return Promise.resolve()
     return this.request('leave:room', roomId).then(
@@ -378,7 +403,12 @@ export class WebSocketClient {
     socket.on('connect', () => this.onConnect())
     socket.on('disconnect', (reason) => this.onDisconnect(reason))
     socket.on('connect_error', (err) => this.onConnectError(err))
-    socket.onAny((event: string, payload: unknown) => this.dispatchPacket(event, payload))
+    socket.onAny((event: string, ...args: unknown[]) => {
+      // socket.io-client appends the ack function when the hub asked for one (emitToSocket).
+      const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as (answer: unknown) => void) : undefined
+      this.dispatchPacket(event, args[0])
+      ack?.({ ok: true })
+    })
   }
 
   private onConnect(): void {
@@ -386,6 +416,11 @@ export class WebSocketClient {
     // What the hub is owed goes out before anyone hears "connected": an emit made by a status
     // listener then cannot overtake the buffered ones.
     for (const room of this.rooms) this.sendJoin(room)
+    // After the joins (the hub handles one socket's packets in order): what was missed meanwhile.
+    const reconnected = this.status.lastConnected !== undefined
+    const known = this.recoverable()
+    if (this.options.recovery && this.epoch !== undefined && known.size > 0) this.recover(known, false)
+    else if (reconnected) this.recoveredAs(this.epoch === undefined || known.size === 0)
     if (this.presenceState) this.socket?.emit('presence:set', { state: this.presenceState })
     for (const { type, data } of this.buffer.splice(0)) {
       try {
@@ -401,6 +436,8 @@ export class WebSocketClient {
 
   private onDisconnect(reason: string): void {
     this.stopHeartbeat()
+    // Held envelopes come again with the replay after the reconnect.
+    this.held.clear()
     if (!this.wanted || reason === 'io client disconnect') {
       this.setStatus({ ...this.status, connected: false, reconnecting: false })
       return
@@ -507,6 +544,11 @@ export class WebSocketClient {
         // Left (leaveRoom) while the request was on its way: that call settled the promises.
         if (!this.rooms.has(roomId)) return
         if (ack.ok) {
+          // Where the room's stream stood when we joined: the starting point for recovery.
+          if (typeof ack.seq === 'number' && ack.epoch !== undefined) {
+            if (this.epoch === undefined) this.epoch = ack.epoch
+            if (ack.epoch === this.epoch && !this.lastSeq.has(roomId) && !this.held.has(roomId)) this.lastSeq.set(roomId, ack.seq)
+          }
           this.roomMembers.set(roomId, heard.reduce(applyPresence, ack.members ?? []))
           this.settleJoins(roomId)
         } else {
@@ -547,18 +589,158 @@ export class WebSocketClient {
   private dispatchPacket(event: string, payload: unknown): void {
     if (event === 'batch' && Array.isArray(payload)) {
       for (const envelope of payload) {
-        if (isEnvelope(envelope)) this.dispatch(envelope.type, envelope)
+        if (isEnvelope(envelope)) this.receive(envelope)
       }
       return
     }
     if (isEnvelope(payload) && payload.type === event) {
-      this.dispatch(event, payload)
+      this.receive(payload)
       return
     }
+    if (event === 'pong') this.checkHeads(payload)
     this.trackPresence(event, payload)
     // Protocol events (presence:*, pong, error) and custom shapes: wrapped so listeners get
     // the same (data, envelope) signature.
     this.dispatch(event, { type: event, data: payload, timestamp: new Date().toISOString() })
+  }
+
+  /**
+   * One event from the hub, in the order of its stream: delivered when it is the next `seq`,
+   * dropped when already delivered (a replay and the live copy), held when something before it
+   * is missing while that is fetched from the hub's history.
+   */
+  private receive(envelope: Envelope): void {
+    if (typeof envelope.id === 'number') {
+      // Sent to this socket alone (emitToSocket): a retry of one already handled is acked only.
+      if (this.seenIds.has(envelope.id)) return
+      this.seenIds.add(envelope.id)
+      if (this.seenIds.size > 1000) this.seenIds.delete(this.seenIds.values().next().value as number)
+      this.dispatch(envelope.type, envelope)
+      return
+    }
+    const { seq, epoch } = envelope
+    if (typeof seq !== 'number' || typeof epoch !== 'string') {
+      this.dispatch(envelope.type, envelope) // a hub without sequence numbers
+      return
+    }
+    const stream = envelope.room ?? '*'
+    const held = this.held.get(stream)
+    if (held) {
+      held.push(envelope)
+      return
+    }
+    if (epoch !== this.epoch) {
+      // Another hub start, seen first on a live event: the old numbers mean nothing there.
+      if (this.epoch !== undefined && this.lastSeq.size > 0) this.resync([...this.lastSeq.keys()], 'epoch')
+      this.epoch = epoch
+      this.lastSeq.clear()
+    }
+    const last = this.lastSeq.get(stream)
+    if (last !== undefined && seq <= last) return
+    if (last === undefined || seq === last + 1 || !this.options.recovery) {
+      this.lastSeq.set(stream, seq)
+      this.dispatch(envelope.type, envelope)
+      return
+    }
+    // A hole: the hub dropped events for this socket (its queue was full). Fetch them.
+    this.recover(new Map([[stream, last]]), true)
+    this.held.get(stream)?.push(envelope)
+  }
+
+  /**
+   * The `pong` to a heartbeat lists where this socket's streams stand: events missed at the end
+   * of a stream (nothing came after them to show the hole) are fetched now.
+   */
+  private checkHeads(payload: unknown): void {
+    if (!this.options.recovery || typeof payload !== 'object' || payload === null) return
+    const { epoch, seq } = payload as { epoch?: unknown; seq?: unknown }
+    if (epoch !== this.epoch || typeof seq !== 'object' || seq === null) return
+    const heads = Object.entries(seq as Record<string, unknown>).filter((e): e is [string, number] => typeof e[1] === 'number')
+    // Events numbered before the pong may still be on their way (a batch waits up to maxWaitMs):
+    // only what has not arrived a second later is missing.
+    this.timers.setTimeout(() => {
+      if (this.epoch !== epoch || !this.socket?.connected) return
+      const behind = new Map<string, number>()
+      for (const [stream, head] of heads) {
+        const last = this.lastSeq.get(stream)
+        if (last !== undefined && head > last && !this.held.has(stream)) behind.set(stream, last)
+      }
+      if (behind.size > 0) this.recover(behind, true)
+    }, 1000)
+  }
+
+  /** The streams this client can ask the hub about: everyone's, and the rooms it is in. */
+  private recoverable(): Map<string, number> {
+    const known = new Map<string, number>()
+    for (const [stream, seq] of this.lastSeq) {
+      if (stream === '*' || this.rooms.has(stream)) known.set(stream, seq)
+      else this.lastSeq.delete(stream)
+    }
+    return known
+  }
+
+  /** Asks the hub for what followed `streams` (stream -> last seq); holds their live events meanwhile. */
+  private recover(streams: Map<string, number>, gap: boolean): void {
+    const socket = this.socket
+    const epoch = this.epoch
+    if (!socket || epoch === undefined) return
+    for (const stream of streams.keys()) if (!this.held.has(stream)) this.held.set(stream, [])
+    const request = { epoch, streams: Object.fromEntries(streams), gap }
+    ;(socket.timeout(this.options.ackTimeoutMs).emitWithAck('recover', request) as Promise<RecoverAck>).then(
+      (answer) => this.applyRecovery(streams, answer, gap),
+      () => {
+        // No answer: the connection dropped (the reconnect asks again) or the answer was lost
+        // in a full queue; ask again from where delivery stands now.
+        if (socket !== this.socket || !socket.connected) return
+        const again = new Map<string, number>()
+        for (const stream of streams.keys()) {
+          this.held.delete(stream)
+          const last = this.lastSeq.get(stream)
+          if (last !== undefined) again.set(stream, last)
+        }
+        if (again.size > 0) this.recover(again, gap)
+      },
+    )
+  }
+
+  private applyRecovery(asked: Map<string, number>, answer: RecoverAck, gap: boolean): void {
+    const lost: string[] = []
+    const newEpoch = answer.ok && answer.epoch !== this.epoch
+    if (newEpoch && answer.ok) {
+      // The hub restarted: every stream starts again; nothing of before can be recovered.
+      for (const stream of this.lastSeq.keys()) if (!asked.has(stream)) lost.push(stream)
+      this.lastSeq.clear()
+      this.epoch = answer.epoch
+    }
+    const results = new Map(answer.ok ? answer.streams.map((r) => [r.stream, r] as const) : [])
+    for (const stream of asked.keys()) {
+      const held = this.held.get(stream) ?? []
+      this.held.delete(stream)
+      const result = results.get(stream)
+      if (result?.recovered && !newEpoch) {
+        for (const envelope of result.events) if (isEnvelope(envelope)) this.receive(envelope)
+      } else {
+        lost.push(stream)
+        // Start again from where the hub stands; what was held (newer) still goes out, in order.
+        this.lastSeq.delete(stream)
+        if (result && !newEpoch) this.lastSeq.set(stream, result.seq)
+        else if (result && newEpoch && held.length === 0) this.lastSeq.set(stream, result.seq)
+      }
+      held.sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0))
+      for (const envelope of held) this.receive(envelope)
+    }
+    if (lost.length > 0) this.resync(lost, newEpoch ? 'epoch' : 'history')
+    if (!gap) this.recoveredAs(lost.length === 0)
+  }
+
+  /** Tells `resync` listeners which streams have a hole for good. */
+  private resync(streams: string[], reason: ResyncEvent['reason']): void {
+    const data: ResyncEvent = { streams, reason }
+    this.dispatch('resync', { type: 'resync', data, timestamp: new Date().toISOString() })
+  }
+
+  private recoveredAs(recovered: boolean): void {
+    if (this.status.recovered !== recovered) this.setStatus({ ...this.status, recovered })
   }
 
   private trackPresence(event: string, payload: unknown): void {
@@ -605,7 +787,8 @@ export class WebSocketClient {
       prev.reconnecting === next.reconnecting &&
       prev.reconnectAttempts === next.reconnectAttempts &&
       prev.lastConnected === next.lastConnected &&
-      prev.lastError === next.lastError
+      prev.lastError === next.lastError &&
+      prev.recovered === next.recovered
     ) {
       return
     }

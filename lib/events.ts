@@ -113,6 +113,15 @@ export interface Envelope<T = unknown> {
   timestamp: IsoDateTime
   /** Absent for broadcasts. */
   room?: string
+  /**
+   * Position in its stream (the room's, or everyone's when `room` is absent): 1, 2, 3, … per hub
+   * start. The client uses it to drop repeats and to recover what it missed.
+   */
+  seq?: number
+  /** The hub start (`HubInfo.epoch`) that numbered it: numbers of another epoch do not compare. */
+  epoch?: string
+  /** Events sent to one socket (`emitToSocket`): no `seq`, an `id` the client acks. */
+  id?: number
 }
 
 /** A presence change in a room, sent to its other members. */
@@ -139,8 +148,34 @@ export interface WireError {
 }
 
 export type RoomAck =
-  | { ok: true; room: string; members?: RoomMember[] }
+  | { ok: true; room: string; members?: RoomMember[]; seq?: number; epoch?: string }
   | { ok: false; error: WireError }
+
+/** `recover`: "in `epoch` I saw each stream up to `seq`; send what followed". `"*"` is everyone's stream. */
+export interface RecoverRequest {
+  epoch: string
+  streams: Record<string, number>
+  /** A gap seen on a live connection (not a reconnect). */
+  gap?: boolean
+}
+
+/** The hub's answer: per stream, what followed (in order) when its history still holds all of it. */
+export type RecoverAck =
+  | {
+      ok: true
+      /** The hub's epoch now: another one than asked means nothing could be recovered. */
+      epoch: string
+      streams: Array<{ stream: string; recovered: boolean; seq: number; events: Envelope[] }>
+    }
+  | { ok: false; error: WireError }
+
+/** Told to listeners of `resync` when events were missed for good: refetch the state they carried. */
+export interface ResyncEvent {
+  /** The streams with a hole: `"*"` (broadcasts) or room names. */
+  streams: string[]
+  /** `epoch`: the hub restarted (its history went with it); `history`: it no longer held the gap. */
+  reason: 'epoch' | 'history'
+}
 
 /** Events the hub sends (socket.io-client `Socket<ServerToClientEvents, ...>`). */
 export interface ServerToClientEvents {
@@ -163,6 +198,7 @@ export interface ClientToServerEvents {
   'join:room': (request: { roomId: string }, ack?: (ack: RoomAck) => void) => void
   'leave:room': (request: { roomId: string }, ack?: (ack: RoomAck) => void) => void
   heartbeat: (ack?: (ack: { timestamp: IsoDateTime }) => void) => void
+  recover: (request: RecoverRequest, ack?: (ack: RecoverAck) => void) => void
   'presence:set': (
     request: { state: Record<string, unknown> },
     ack?: (ack: { ok: true } | { ok: false; error: WireError }) => void,

@@ -94,6 +94,11 @@ export interface UseWebSocketResult {
   status: ConnectionStatus
   connected: boolean
   reconnecting: boolean
+  /**
+   * After a reconnect: whether everything missed was replayed (`false`: refetch; listen to
+   * `resync` for which streams). `undefined` before the first reconnect.
+   */
+  recovered: boolean | undefined
   /** `client.on`: listens to one event type; returns the unsubscribe. */
   on: WebSocketClient['on']
   /** `client.emit`. */
@@ -118,6 +123,7 @@ export function useWebSocket(options?: RealtimeHookOptions): UseWebSocketResult 
       status,
       connected: status.connected,
       reconnecting: status.reconnecting,
+      recovered: status.recovered,
       on: client.on,
       emit: client.emit,
       joinRoom: rooms.join,

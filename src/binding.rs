@@ -317,6 +317,87 @@ pub fn emit(env: &Env, event: Unknown, data: Unknown, room: Option<Unknown>) -> 
         .map_err(|e| js_error(env, e))
 }
 
+#[napi(object)]
+pub struct EmitToSocketOptions {
+    /// How long to wait for the client's ack, per attempt (default 5000 ms).
+    pub ack_timeout_ms: Option<f64>,
+    /// How many times to send again when no ack came (default 2).
+    pub retries: Option<f64>,
+}
+
+/// Reads `{ ackTimeoutMs, retries }`.
+fn to_socket_options(
+    o: Option<EmitToSocketOptions>,
+) -> std::result::Result<(Duration, u32), HubError> {
+    let (timeout, retries) = o.map_or((None, None), |o| (o.ack_timeout_ms, o.retries));
+    let timeout = timeout.unwrap_or(5000.0);
+    if !(1.0..=600_000.0).contains(&timeout) || timeout.fract() != 0.0 {
+        return Err(HubError::options(format!(
+            "ackTimeoutMs: expected an integer from 1 to 600000, got {timeout}"
+        )));
+    }
+    let retries = retries.unwrap_or(2.0);
+    if !(0.0..=100.0).contains(&retries) || retries.fract() != 0.0 {
+        return Err(HubError::options(format!(
+            "retries: expected an integer from 0 to 100, got {retries}"
+        )));
+    }
+    Ok((Duration::from_millis(timeout as u64), retries as u32))
+}
+
+/// Sends an event to one socket and resolves with what its client acknowledged (the package's
+/// client acks every event automatically). Without an ack within `ackTimeoutMs` it is sent
+/// again, up to `retries` times (the client handles a repeat once), then the promise rejects
+/// with `ERR_ACK_TIMEOUT`; an unknown or disconnected socket rejects with `ERR_UNKNOWN_SOCKET`.
+#[napi(
+    ts_args_type = "socketId: string, event: string, data?: unknown, options?: EmitToSocketOptions",
+    ts_return_type = "Promise<unknown>"
+)]
+pub fn emit_to_socket<'env>(
+    env: &'env Env,
+    socket_id: Unknown,
+    event: Unknown,
+    data: Unknown,
+    options: Option<EmitToSocketOptions>,
+) -> Result<PromiseRaw<'env, serde_json::Value>> {
+    let prepared = (|| {
+        let hub = hub::running()?;
+        let socket_id = string_arg(socket_id, "socketId")?;
+        let event = string_arg(event, "event")?;
+        let (timeout, retries) = to_socket_options(options)?;
+        let typed = EventKind::from_name(&event).is_some();
+        let json = stringify(env, data, typed).map_err(|e| HubError::event(e.reason.clone()))?;
+        let send = hub.prepare_to_socket(&socket_id, &event, &json)?;
+        Ok::<_, HubError>((send, timeout, retries))
+    })();
+    env.spawn_future_with_callback(
+        async move {
+            Ok(match prepared {
+                Ok((send, timeout, retries)) => send.deliver(timeout, retries).await,
+                Err(e) => Err(e),
+            })
+        },
+        |env, res: std::result::Result<serde_json::Value, HubError>| {
+            res.map_err(|e| js_error(env, e))
+        },
+    )
+}
+
+/// A required string argument, or `ERR_INVALID_EVENT` naming it.
+fn string_arg(v: Unknown, name: &str) -> std::result::Result<String, HubError> {
+    let t = v.get_type().map_err(|e| HubError::event(e.reason))?;
+    if t != ValueType::String {
+        return Err(HubError::event(format!(
+            "{name}: expected a string, got {}",
+            type_name(t)
+        )));
+    }
+    v.coerce_to_string()
+        .and_then(|s| s.into_utf8())
+        .and_then(|s| s.into_owned())
+        .map_err(|e| HubError::event(e.reason))
+}
+
 /// @internal Emit path with `JSON.stringify` done by the caller (bench/emit-cost.mjs).
 #[napi(js_name = "_emitJson")]
 pub fn emit_json(env: &Env, event: String, json: String, room: Option<String>) -> Result<()> {
@@ -394,6 +475,12 @@ pub fn get_user_presence(env: &Env, user_id: String) -> Result<Vec<JsPresenceInf
     Ok(presence_list(running(env)?.user_presence(&user_id)))
 }
 
+#[napi(object)]
+pub struct SocketDrops {
+    pub socket_id: String,
+    pub events: f64,
+}
+
 #[napi(object, js_name = "HubStats")]
 pub struct JsHubStats {
     /// Sockets connected now.
@@ -422,6 +509,19 @@ pub struct JsHubStats {
     pub client_errors: f64,
     /// Sockets disconnected by the stale sweep.
     pub sockets_swept: f64,
+    /// Streams that `recover` requests got back in full, and the events replayed to them.
+    pub recoveries: f64,
+    pub events_replayed: f64,
+    /// Streams that history no longer covered (the client was told `recovered: false`).
+    pub recovery_misses: f64,
+    /// Events held in history for recovery.
+    pub history_events: f64,
+    /// `emitToSocket` calls acknowledged, and rejected with `ERR_ACK_TIMEOUT`.
+    pub acks_received: f64,
+    pub ack_timeouts: f64,
+    /// Connected sockets that missed events while connected (their queue overflowed), with the
+    /// count their client recovered, most first.
+    pub dropped_by_socket: Vec<SocketDrops>,
     /// ISO-8601.
     pub started_at: String,
     pub uptime_ms: f64,
@@ -446,6 +546,20 @@ pub fn get_stats(env: &Env) -> Result<JsHubStats> {
         client_packets: s.client_packets as f64,
         client_errors: s.client_errors as f64,
         sockets_swept: s.sockets_swept as f64,
+        recoveries: s.recoveries as f64,
+        events_replayed: s.events_replayed as f64,
+        recovery_misses: s.recovery_misses as f64,
+        history_events: s.history_events as f64,
+        acks_received: s.acks_received as f64,
+        ack_timeouts: s.ack_timeouts as f64,
+        dropped_by_socket: s
+            .dropped_by_socket
+            .into_iter()
+            .map(|(socket_id, events)| SocketDrops {
+                socket_id,
+                events: events as f64,
+            })
+            .collect(),
         started_at: s.started_at,
         uptime_ms: s.uptime_ms as f64,
     })

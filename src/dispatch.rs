@@ -14,12 +14,15 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::batch::{Batcher, Outgoing, Target};
+use crate::clock::now_ms;
 use crate::envelope;
+use crate::history::Streams;
 use crate::options::BatchConfig;
 use crate::presence::Presence;
 use crate::stats::Stats;
 
-/// One accepted emit, already validated and wrapped in its envelope.
+/// One accepted emit, already validated and wrapped in its envelope, all but `seq` and `epoch`
+/// ([`envelope::open`]): the dispatcher numbers it when it takes it off the queue.
 pub struct Emit {
     pub target: Target,
     pub event: Cow<'static, str>,
@@ -80,27 +83,35 @@ pub struct Dispatcher {
     held: Arc<AtomicU64>,
     /// Warn once per hub when a client queue overflows: the counter has the details.
     warned_drop: AtomicBool,
+    /// Sequence numbers and history per target, shared with the `recover` handler.
+    streams: Arc<parking_lot::Mutex<Streams>>,
+    epoch: Arc<str>,
     rx: mpsc::UnboundedReceiver<Command>,
 }
 
+/// What the dispatcher works with besides the socket.io handle and the batch rules.
+pub struct Shared {
+    pub presence: Arc<Presence>,
+    pub stats: Arc<Stats>,
+    pub held: Arc<AtomicU64>,
+    pub streams: Arc<parking_lot::Mutex<Streams>>,
+    pub epoch: Arc<str>,
+}
+
 impl Dispatcher {
-    pub fn new(
-        io: SocketIo,
-        cfg: &BatchConfig,
-        presence: Arc<Presence>,
-        stats: Arc<Stats>,
-        held: Arc<AtomicU64>,
-    ) -> (Dispatcher, Queue) {
+    pub fn new(io: SocketIo, cfg: &BatchConfig, shared: Shared) -> (Dispatcher, Queue) {
         let (tx, rx) = mpsc::unbounded_channel();
         let queued = Arc::new(AtomicU64::new(0));
         let dispatcher = Dispatcher {
             io,
             batcher: Batcher::new(cfg),
-            presence,
-            stats,
+            presence: shared.presence,
+            stats: shared.stats,
             queued: queued.clone(),
-            held,
+            held: shared.held,
             warned_drop: AtomicBool::new(false),
+            streams: shared.streams,
+            epoch: shared.epoch,
             rx,
         };
         (dispatcher, Queue { tx, queued })
@@ -153,10 +164,17 @@ impl Dispatcher {
         }
     }
 
-    /// Takes one emit off the queue and hands it to the batcher.
+    /// Takes one emit off the queue, gives it its target's next `seq` (in call order: this is
+    /// the only place that numbers) and hands it to the batcher.
     fn accept(&mut self, e: Emit, now: std::time::Instant, out: &mut Vec<Outgoing>) {
         self.queued.fetch_sub(1, Ordering::Relaxed);
-        self.batcher.push(e.target, e.event, e.envelope, now, out);
+        let epoch = &self.epoch;
+        let open = e.envelope;
+        let envelope = self
+            .streams
+            .lock()
+            .stamp(&e.target, now_ms(), |seq| envelope::close(open, seq, epoch));
+        self.batcher.push(e.target, e.event, envelope, now, out);
     }
 
     async fn send_all(&mut self, out: &mut Vec<Outgoing>) {

@@ -1,9 +1,13 @@
-//! The envelope around every event sent to clients (SPEC §5):
-//! `{ "type", "data", "timestamp", "room"? }`, built as JSON text around the caller's payload,
-//! which passes through byte for byte (extra fields included).
+//! The envelope around every event sent to clients (SPEC §5, plus the delivery fields):
+//! `{ "type", "data", "timestamp", "room"?, "seq", "epoch" }`, built as JSON text around the
+//! caller's payload, which passes through byte for byte (extra fields included).
+//!
+//! Built in two steps: [`open`] on the emitting thread, [`close`] by the dispatcher, which alone
+//! knows the target's next `seq`.
 
-/// Builds the envelope. `kind` and `room` were validated (`[A-Za-z0-9_.:-]`), `data` is JSON.
-pub fn build(kind: &str, data: &str, timestamp: &str, room: Option<&str>) -> String {
+/// Starts the envelope (everything but `seq` and `epoch`). `kind` and `room` were validated
+/// (`[A-Za-z0-9_.:-]`), `data` is JSON.
+pub fn open(kind: &str, data: &str, timestamp: &str, room: Option<&str>) -> String {
     let mut out = String::with_capacity(data.len() + kind.len() + 64 + room.map_or(0, str::len));
     out.push_str("{\"type\":\"");
     out.push_str(kind);
@@ -17,8 +21,15 @@ pub fn build(kind: &str, data: &str, timestamp: &str, room: Option<&str>) -> Str
         out.push_str(room);
         out.push('"');
     }
-    out.push('}');
     out
+}
+
+/// Finishes an [`open`] envelope with its target's `seq` and the hub's `epoch` (hex).
+pub fn close(mut open: String, seq: u64, epoch: &str) -> String {
+    use std::fmt::Write;
+    // Writing to a String cannot fail.
+    let _ = write!(open, ",\"seq\":{seq},\"epoch\":\"{epoch}\"}}");
+    open
 }
 
 /// Joins envelopes into the JSON array carried by one `batch` packet.
@@ -36,6 +47,14 @@ pub fn batch(envelopes: &[String]) -> String {
     out
 }
 
+/// Finishes an [`open`] envelope sent to one socket (`emitToSocket`): no `seq` (it is on no
+/// target's stream) but an `id`, by which the client recognises a retry it already handled.
+pub fn close_targeted(mut open: String, id: u64, epoch: &str) -> String {
+    use std::fmt::Write;
+    let _ = write!(open, ",\"id\":{id},\"epoch\":\"{epoch}\"}}");
+    open
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,19 +62,28 @@ mod tests {
 
     #[test]
     fn envelope_is_json_with_the_payload_unchanged() {
-        let e = build(
-            "logs:stream",
-            r#"{"line":"x","n":1.50}"#,
-            "2026-01-01T00:00:00.000Z",
-            Some("p-1"),
+        let e = close(
+            open(
+                "logs:stream",
+                r#"{"line":"x","n":1.50}"#,
+                "2026-01-01T00:00:00.000Z",
+                Some("p-1"),
+            ),
+            7,
+            "00ff",
         );
         assert!(e.contains(r#""data":{"line":"x","n":1.50}"#));
         let v: Value = serde_json::from_str(&e).unwrap();
         assert_eq!(v["type"], "logs:stream");
         assert_eq!(v["room"], "p-1");
-        let e = build("x", "null", "t", None);
+        assert_eq!(v["seq"], 7);
+        assert_eq!(v["epoch"], "00ff");
+        let e = close(open("x", "null", "t", None), 1, "e");
         let v: Value = serde_json::from_str(&e).unwrap();
-        assert_eq!(v, json!({"type":"x","data":null,"timestamp":"t"}));
+        assert_eq!(
+            v,
+            json!({"type":"x","data":null,"timestamp":"t","seq":1,"epoch":"e"})
+        );
     }
 
     #[test]

@@ -28,6 +28,10 @@ pub enum ErrorCode {
     HostNotFound,
     /// Any other failure while binding or serving.
     Io,
+    /// `emitToSocket`: no connected socket has that id.
+    UnknownSocket,
+    /// `emitToSocket`: the client did not acknowledge within the timeout, retries included.
+    AckTimeout,
 }
 
 impl ErrorCode {
@@ -44,6 +48,8 @@ impl ErrorCode {
             ErrorCode::AddrNotAvailable => "EADDRNOTAVAIL",
             ErrorCode::HostNotFound => "ENOTFOUND",
             ErrorCode::Io => "ERR_HUB_IO",
+            ErrorCode::UnknownSocket => "ERR_UNKNOWN_SOCKET",
+            ErrorCode::AckTimeout => "ERR_ACK_TIMEOUT",
         }
     }
 }

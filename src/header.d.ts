@@ -46,6 +46,13 @@ export interface HubOptions {
   batch?: { maxSize?: number; maxWaitMs?: number; events?: string[] }
   /** Stale-socket sweep. Default `{ staleAfterMs: 300000, sweepIntervalMs: 60000 }`. */
   presence?: { staleAfterMs?: number; sweepIntervalMs?: number }
+  /**
+   * Per-target history that reconnecting clients (and clients whose queue overflowed) recover
+   * from: the last `maxEvents` events of each room and of the broadcast stream, none older than
+   * `maxAgeMs`. `false` turns it off (events are still numbered; a gap is then reported, not
+   * filled). Default `{ maxEvents: 1000, maxAgeMs: 120000 }`.
+   */
+  history?: false | { maxEvents?: number; maxAgeMs?: number }
   /** Largest client packet and largest emitted payload. Default `65536`. */
   maxPayloadBytes?: number
   /** Default `64`. */

@@ -20,9 +20,10 @@ use tokio_util::task::TaskTracker;
 
 use crate::batch::Target;
 use crate::clock::{iso8601, now_ms};
-use crate::dispatch::{Dispatcher, Emit, Queue};
+use crate::dispatch::{Dispatcher, Emit, Queue, Shared};
 use crate::envelope;
 use crate::error::{ErrorCode, HubError, HubResult};
+use crate::history::Streams;
 use crate::options::{HubConfig, Transports};
 use crate::presence::{Presence, PresenceInfo};
 use crate::rooms::{self, Ctx};
@@ -59,6 +60,19 @@ pub struct HubStats {
     pub client_packets: u64,
     pub client_errors: u64,
     pub sockets_swept: u64,
+    /// Streams a `recover` request got back in full, and the events it replayed.
+    pub recoveries: u64,
+    pub events_replayed: u64,
+    /// Streams a `recover` request could not get back (history evicted, another epoch).
+    pub recovery_misses: u64,
+    /// Events held in history for recovery, over all targets.
+    pub history_events: u64,
+    /// Acknowledged targeted emits (`emitToSocket`): resolved, and rejected after the retries.
+    pub acks_received: u64,
+    pub ack_timeouts: u64,
+    /// Per connected socket that missed events while connected (its queue overflowed), as its
+    /// client reported when it recovered them: `(socketId, events)`.
+    pub dropped_by_socket: Vec<(String, u64)>,
     pub started_at: String,
     pub uptime_ms: u64,
 }
@@ -73,6 +87,7 @@ pub struct Hub {
     stats: Arc<Stats>,
     /// Events waiting in batches, published by the dispatcher.
     held: Arc<AtomicU64>,
+    streams: Arc<parking_lot::Mutex<Streams>>,
     gate: Arc<Gate>,
     /// Tells the accept loop, connections and the sweeper to stop.
     shutdown: CancellationToken,
@@ -155,10 +170,14 @@ impl Hub {
         let cfg = Arc::new(cfg);
         let presence = Arc::new(Presence::default());
         let stats = Arc::new(Stats::default());
+        let epoch: Arc<str> = format!("{:016x}", rand::random::<u64>()).into();
+        let streams = Arc::new(parking_lot::Mutex::new(Streams::new(cfg.history.clone())));
         let ctx = Arc::new(Ctx {
             cfg: cfg.clone(),
             presence: presence.clone(),
             stats: stats.clone(),
+            streams: streams.clone(),
+            epoch: epoch.clone(),
         });
         let builder = SocketIo::builder()
             .req_path(cfg.path.clone())
@@ -182,9 +201,13 @@ impl Hub {
         let (dispatcher, queue) = Dispatcher::new(
             io.clone(),
             &cfg.batch,
-            presence.clone(),
-            stats.clone(),
-            held.clone(),
+            Shared {
+                presence: presence.clone(),
+                stats: stats.clone(),
+                held: held.clone(),
+                streams: streams.clone(),
+                epoch: epoch.clone(),
+            },
         );
         let gate = Arc::new(Gate::default());
         let shutdown = CancellationToken::new();
@@ -206,6 +229,7 @@ impl Hub {
             cfg.clone(),
             presence.clone(),
             stats.clone(),
+            streams.clone(),
             shutdown.clone(),
         ));
 
@@ -216,7 +240,7 @@ impl Hub {
             path: cfg.path.clone(),
             url: cfg.url(port),
             started_at: iso8601(started_at_ms),
-            epoch: format!("{:016x}", rand::random::<u64>()),
+            epoch: epoch.to_string(),
         };
         Ok(Arc::new(Hub {
             cfg,
@@ -226,6 +250,7 @@ impl Hub {
             presence,
             stats,
             held,
+            streams,
             gate,
             shutdown,
             kill,
@@ -338,6 +363,46 @@ impl Hub {
         Ok(())
     }
 
+    /// Sends one event to one socket and waits for its client's acknowledgement, sending it
+    /// again after each `ack_timeout` up to `retries` times (the envelope carries an `id`, so a
+    /// client that got it twice acts once). Resolves to what the client acked with.
+    ///
+    /// Validation is the emitters' (typed names get their type's rules); a socket id that is
+    /// not connected rejects with `ERR_UNKNOWN_SOCKET`, no ack with `ERR_ACK_TIMEOUT`.
+    pub fn prepare_to_socket(
+        &self,
+        socket_id: &str,
+        event: &str,
+        data_json: &str,
+    ) -> HubResult<ToSocket> {
+        match EventKind::from_name(event) {
+            Some(kind) => kind.validate(&parse_payload(data_json)?)?,
+            None => {
+                check_custom_event_name(event)?;
+                parse_payload(data_json)?;
+            }
+        }
+        self.check_target(None, data_json)?;
+        let id = TO_SOCKET_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let open = envelope::open(event, data_json, &iso8601(now_ms()), None);
+        let envelope = envelope::close_targeted(open, id, &self.info.epoch);
+        let socket = self
+            .socket(socket_id)
+            .ok_or_else(|| unknown_socket(socket_id))?;
+        Stats::add(&self.stats.events_emitted, 1);
+        Ok(ToSocket {
+            socket,
+            event: event.to_string(),
+            envelope,
+            stats: self.stats.clone(),
+        })
+    }
+
+    fn socket(&self, socket_id: &str) -> Option<SocketRef> {
+        let sid = socket_id.parse().ok()?;
+        self.io.of("/")?.get_socket(sid)
+    }
+
     fn enqueue(
         &self,
         event: Cow<'static, str>,
@@ -347,7 +412,7 @@ impl Hub {
         let timestamp = iso8601(now_ms());
         let emit = Emit {
             target: room.map_or(Target::All, |r| Target::Room(r.into())),
-            envelope: envelope::build(&event, data_json, &timestamp, room),
+            envelope: envelope::open(&event, data_json, &timestamp, room),
             event,
         };
         if !self.queue.push(emit) {
@@ -392,9 +457,72 @@ impl Hub {
             client_packets: Stats::get(&s.client_packets),
             client_errors: Stats::get(&s.client_errors),
             sockets_swept: Stats::get(&s.sockets_swept),
+            recoveries: Stats::get(&s.recoveries),
+            events_replayed: Stats::get(&s.events_replayed),
+            recovery_misses: Stats::get(&s.recovery_misses),
+            history_events: self.streams.lock().held() as u64,
+            acks_received: Stats::get(&s.acks_received),
+            ack_timeouts: Stats::get(&s.ack_timeouts),
+            dropped_by_socket: self.presence.missed(),
             started_at: iso8601(self.started_at_ms),
             uptime_ms: self.started.elapsed().as_millis() as u64,
         }
+    }
+}
+
+/// Ids of targeted envelopes (`emitToSocket`), unique in the process.
+static TO_SOCKET_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn unknown_socket(socket_id: &str) -> HubError {
+    HubError::new(
+        ErrorCode::UnknownSocket,
+        format!("socketId: expected the id of a connected socket, got {socket_id:?}"),
+    )
+}
+
+/// One validated `emitToSocket`, ready to send (see [`Hub::prepare_to_socket`]).
+pub struct ToSocket {
+    socket: SocketRef,
+    event: String,
+    envelope: String,
+    stats: Arc<Stats>,
+}
+
+impl ToSocket {
+    /// Sends, waits `ack_timeout` for the ack, and sends again up to `retries` times.
+    pub async fn deliver(self, ack_timeout: Duration, retries: u32) -> HubResult<Value> {
+        let raw = serde_json::value::RawValue::from_string(self.envelope)
+            .map_err(|e| HubError::event(format!("data: expected JSON ({e})")))?;
+        let sid = self.socket.id.to_string();
+        for _ in 0..=retries {
+            if !self.socket.connected() {
+                return Err(unknown_socket(&sid));
+            }
+            let sent = self
+                .socket
+                .timeout(ack_timeout)
+                .emit_with_ack::<_, Value>(&self.event, &*raw);
+            match sent {
+                Ok(stream) => {
+                    if let Ok(answer) = stream.await {
+                        Stats::add(&self.stats.acks_received, 1);
+                        return Ok(answer);
+                    }
+                }
+                // A full queue: wait as long as an ack would have taken, then try again.
+                Err(_) => tokio::time::sleep(ack_timeout).await,
+            }
+        }
+        Stats::add(&self.stats.ack_timeouts, 1);
+        Err(HubError::new(
+            ErrorCode::AckTimeout,
+            format!(
+                "socket {sid} did not acknowledge \"{}\" within {} ms, {} attempt(s)",
+                self.event,
+                ack_timeout.as_millis(),
+                retries + 1
+            ),
+        ))
     }
 }
 
@@ -440,6 +568,7 @@ async fn sweep(
     cfg: Arc<HubConfig>,
     presence: Arc<Presence>,
     stats: Arc<Stats>,
+    streams: Arc<parking_lot::Mutex<Streams>>,
     shutdown: CancellationToken,
 ) {
     let mut tick = tokio::time::interval(Duration::from_millis(cfg.presence.sweep_interval_ms));
@@ -450,6 +579,8 @@ async fn sweep(
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
+        // History of targets nobody emits to any more ages out here.
+        streams.lock().prune(now_ms());
         let cutoff = now_ms().saturating_sub(cfg.presence.stale_after_ms);
         let mut stale: HashSet<String> = presence.stale(cutoff).into_iter().collect();
         for socket in sockets(&io) {

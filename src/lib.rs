@@ -10,12 +10,13 @@
 //! - [`validate`]: the payload rules of SPEC §4 (the six event types, custom event names) and the
 //!   room-name rule of SPEC §5.
 //! - [`clock`]: wall-clock milliseconds and ISO-8601 formatting for envelopes and presence.
-//! - [`envelope`]: builds the `{ type, data, timestamp, room? }` envelope around a payload.
+//! - [`envelope`]: builds the `{ type, data, timestamp, room?, seq, epoch }` envelope around a payload.
+//! - [`history`]: per-target sequence numbers and the bounded history that recovery replays.
 //! - [`batch`]: per-target coalescing of high-frequency events (SPEC §6), pure logic.
 //! - [`dispatch`]: the single task that turns queued emits into Socket.IO packets, in call order.
 //! - [`presence`]: who is connected, in which rooms, since when, and with what state (SPEC §8).
 //! - [`rooms`]: the client protocol of SPEC §5 (`join:room`, `leave:room`, `heartbeat`,
-//!   `presence:set`) on top of socketioxide.
+//!   `presence:set`, `recover`) on top of socketioxide.
 //! - [`stats`]: the counters behind `getStats()` (SPEC §10).
 //! - [`server`]: the hyper accept loop and the HTTP wrapper around the Socket.IO service
 //!   (tracks long-polling requests so that shutdown can wait for them to drain).
@@ -35,6 +36,7 @@ pub mod clock;
 pub mod dispatch;
 pub mod envelope;
 pub mod error;
+pub mod history;
 pub mod hub;
 pub mod options;
 pub mod presence;

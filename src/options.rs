@@ -51,6 +51,29 @@ impl Default for PresenceConfig {
     }
 }
 
+/// Per-target history for recovery (the delivery guarantees of the README). `history: false`
+/// is `max_events: 0`: envelopes are still numbered, but a gap can never be filled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryConfig {
+    pub max_events: usize,
+    pub max_age_ms: u64,
+}
+
+impl HistoryConfig {
+    pub fn enabled(&self) -> bool {
+        self.max_events > 0 && self.max_age_ms > 0
+    }
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        HistoryConfig {
+            max_events: 1000,
+            max_age_ms: 120_000,
+        }
+    }
+}
+
 /// The validated options of one hub. Two `startHub` calls are "the same" when these are equal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HubConfig {
@@ -62,6 +85,7 @@ pub struct HubConfig {
     pub ping_timeout_ms: u64,
     pub batch: BatchConfig,
     pub presence: PresenceConfig,
+    pub history: HistoryConfig,
     pub max_payload_bytes: usize,
     pub max_rooms_per_socket: usize,
     /// Per-socket outgoing queue, in packets. A packet for a socket whose queue is full is
@@ -82,6 +106,7 @@ impl Default for HubConfig {
             ping_timeout_ms: 10_000,
             batch: BatchConfig::default(),
             presence: PresenceConfig::default(),
+            history: HistoryConfig::default(),
             max_payload_bytes: 65_536,
             max_rooms_per_socket: 64,
             max_queued_packets: 16_384,
@@ -99,6 +124,7 @@ const KNOWN: &[&str] = &[
     "pingTimeoutMs",
     "batch",
     "presence",
+    "history",
     "maxPayloadBytes",
     "maxRoomsPerSocket",
     "maxQueuedPackets",
@@ -181,6 +207,29 @@ impl HubConfig {
                 cfg.presence.sweep_interval_ms = v;
             }
         }
+        match opts.get("history") {
+            None => {}
+            Some(Value::Bool(false)) => {
+                cfg.history = HistoryConfig {
+                    max_events: 0,
+                    max_age_ms: 0,
+                }
+            }
+            Some(Value::Bool(true)) => {}
+            Some(Value::Object(history)) => {
+                let h = Opts(history, "history.");
+                h.only(&["maxEvents", "maxAgeMs"])?;
+                if let Some(v) = h.int("maxEvents", 0, 1_000_000)? {
+                    cfg.history.max_events = v as usize;
+                }
+                if let Some(v) = h.int("maxAgeMs", 0, 86_400_000)? {
+                    cfg.history.max_age_ms = v;
+                }
+            }
+            Some(v) => {
+                return Err(opts.fail("history", "false or an object { maxEvents?, maxAgeMs? }", v))
+            }
+        }
         if let Some(v) = opts.int("maxPayloadBytes", 1024, 100 * 1024 * 1024)? {
             cfg.max_payload_bytes = v as usize;
         }
@@ -233,6 +282,7 @@ impl HubConfig {
         );
         check("batch", self.batch == other.batch);
         check("presence", self.presence == other.presence);
+        check("history", self.history == other.history);
         check(
             "maxPayloadBytes",
             self.max_payload_bytes == other.max_payload_bytes,

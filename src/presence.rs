@@ -29,6 +29,9 @@ struct Entry {
     /// Moves on every packet; atomic so that the hot path takes only the read lock.
     last_seen: AtomicU64,
     state: Option<Arc<str>>,
+    /// Events this socket missed while connected (its queue overflowed), as its client
+    /// reported when it recovered them.
+    missed: AtomicU64,
 }
 
 #[derive(Default)]
@@ -68,8 +71,48 @@ impl Presence {
             connected_at: now_ms,
             last_seen: AtomicU64::new(now_ms),
             state: None,
+            missed: AtomicU64::new(0),
         };
         self.inner.write().sockets.insert(socket_id.into(), entry);
+    }
+
+    /// Adds to the events a connected socket missed (see [`Presence::missed`]).
+    pub fn add_missed(&self, socket_id: &str, n: u64) {
+        if let Some(e) = self.inner.read().sockets.get(socket_id) {
+            e.missed.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Connected sockets that missed events, with how many, most first.
+    pub fn missed(&self) -> Vec<(String, u64)> {
+        let inner = self.inner.read();
+        let mut out: Vec<(String, u64)> = inner
+            .sockets
+            .iter()
+            .map(|(sid, e)| (sid.to_string(), e.missed.load(Ordering::Relaxed)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        out
+    }
+
+    /// Whether a socket is in a room.
+    pub fn is_member(&self, socket_id: &str, room: &str) -> bool {
+        self.inner
+            .read()
+            .sockets
+            .get(socket_id)
+            .is_some_and(|e| e.rooms.contains(room))
+    }
+
+    /// The rooms a socket is in.
+    pub fn rooms_of(&self, socket_id: &str) -> Vec<Arc<str>> {
+        self.inner
+            .read()
+            .sockets
+            .get(socket_id)
+            .map(|e| e.rooms.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Removes a socket; returns what it was in, for `presence:leave`.

@@ -1,16 +1,20 @@
 //! The client side of the wire protocol (SPEC §5) on top of socketioxide: `join:room` and
-//! `leave:room` with acks, `heartbeat` -> `pong`, `presence:set`, and the `presence:*` events to
-//! the other members of a room. Presence bookkeeping itself lives in [`crate::presence`].
+//! `leave:room` with acks, `heartbeat` -> `pong`, `presence:set`, `recover` (replay of what a
+//! client missed, from [`crate::history`]), and the `presence:*` events to the other members of
+//! a room. Presence bookkeeping itself lives in [`crate::presence`].
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use socketioxide::extract::{AckSender, SocketRef, State, TryData};
 use socketioxide::socket::DisconnectReason;
 
+use crate::batch::Target;
 use crate::clock::now_ms;
+use crate::history::{Replay, Streams};
 use crate::options::HubConfig;
 use crate::presence::{JoinError, Membership, Presence};
 use crate::stats::Stats;
@@ -21,6 +25,9 @@ pub struct Ctx {
     pub cfg: Arc<HubConfig>,
     pub presence: Arc<Presence>,
     pub stats: Arc<Stats>,
+    /// Sequence numbers and history per target (the dispatcher writes, `recover` reads).
+    pub streams: Arc<parking_lot::Mutex<Streams>>,
+    pub epoch: Arc<str>,
 }
 
 pub type SharedCtx = Arc<Ctx>;
@@ -100,6 +107,141 @@ pub fn parse_presence_state(v: &Value) -> Result<String, Refusal> {
     }
 }
 
+/// A `recover` request: "I saw up to `seq` n of these streams in `epoch`; send what followed".
+#[derive(Debug, PartialEq, Eq)]
+pub struct RecoverRequest {
+    pub epoch: String,
+    /// `None` is the broadcast stream (`"*"` on the wire), `Some(room)` a room's.
+    pub streams: Vec<(Option<String>, u64)>,
+    /// The client saw a gap on a live connection (its queue overflowed), not a reconnect.
+    pub gap: bool,
+}
+
+/// Largest `seq` a client may name: JSON numbers are exact up to 2^53.
+const MAX_SEQ: u64 = (1 << 53) - 1;
+
+/// Reads `{ epoch, streams: { "*": n, "<room>": n, ... }, gap? }`; at most `max_streams` streams.
+pub fn parse_recover_request(v: &Value, max_streams: usize) -> Result<RecoverRequest, Refusal> {
+    const SHAPE: &str =
+        "expected { epoch: string, streams: { \"*\" or room: last seq seen }, gap?: boolean }";
+    let bad = |what: String| Refusal::new("BAD_REQUEST", format!("recover: {what}; {SHAPE}"));
+    let Some(obj) = v.as_object() else {
+        return Err(bad(format!("got {}", kind_of(v))));
+    };
+    let epoch = match obj.get("epoch") {
+        Some(Value::String(e)) if e.len() <= 64 => e.clone(),
+        Some(Value::String(_)) => return Err(bad("epoch: longer than 64 characters".into())),
+        other => {
+            return Err(bad(format!(
+                "epoch: got {}",
+                other.map_or("nothing", kind_of)
+            )))
+        }
+    };
+    let Some(Value::Object(map)) = obj.get("streams") else {
+        return Err(bad("streams: missing or not an object".into()));
+    };
+    if map.len() > max_streams {
+        return Err(bad(format!(
+            "streams: {} streams, at most {max_streams}",
+            map.len()
+        )));
+    }
+    let mut streams = Vec::with_capacity(map.len());
+    for (key, seq) in map {
+        let stream = if key == "*" {
+            None
+        } else {
+            check_room(key).map_err(|e| bad(format!("streams: {}", e.message)))?;
+            Some(key.clone())
+        };
+        let Some(seq) = seq.as_u64().filter(|n| *n <= MAX_SEQ) else {
+            return Err(bad(format!(
+                "streams[{key:?}]: expected an integer seq from 0 to 2^53-1"
+            )));
+        };
+        streams.push((stream, seq));
+    }
+    let gap = match obj.get("gap") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => return Err(bad(format!("gap: got {}", kind_of(other)))),
+    };
+    Ok(RecoverRequest {
+        epoch,
+        streams,
+        gap,
+    })
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The ack of a `recover` request, as JSON text (replayed envelopes go in byte for byte):
+/// `{ ok: true, epoch, streams: [{ stream, recovered, seq, events }] }`. A stream is recovered
+/// when `epoch` is this hub's, the socket receives that stream (everyone's, or a room it is in)
+/// and history still holds everything after the client's `seq`; `seq` is the stream's last.
+/// Returns the text, streams recovered, streams not recovered, and events replayed.
+pub fn recover_answer(
+    req: &RecoverRequest,
+    epoch: &str,
+    streams: &mut Streams,
+    is_member: impl Fn(&str) -> bool,
+    now_ms: u64,
+) -> (String, u64, u64, u64) {
+    let (mut hits, mut misses, mut replayed) = (0, 0, 0);
+    let mut out = String::with_capacity(256);
+    out.push_str("{\"ok\":true,\"epoch\":");
+    out.push_str(&json!(epoch).to_string());
+    out.push_str(",\"streams\":[");
+    for (i, (stream, after)) in req.streams.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let target = stream
+            .as_deref()
+            .map_or(Target::All, |r| Target::Room(r.into()));
+        let allowed = stream.as_deref().is_none_or(&is_member);
+        let replay = if req.epoch == epoch && allowed {
+            streams.replay(&target, *after, now_ms)
+        } else {
+            Replay::Gone
+        };
+        out.push_str("{\"stream\":");
+        out.push_str(&json!(stream.as_deref().unwrap_or("*")).to_string());
+        out.push_str(",\"seq\":");
+        out.push_str(&streams.last_seq(&target).to_string());
+        match replay {
+            Replay::Events(events) => {
+                hits += 1;
+                replayed += events.len() as u64;
+                out.push_str(",\"recovered\":true,\"events\":[");
+                for (j, e) in events.iter().enumerate() {
+                    if j > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(e);
+                }
+                out.push_str("]}");
+            }
+            Replay::Gone => {
+                misses += 1;
+                out.push_str(",\"recovered\":false,\"events\":[]}");
+            }
+        }
+    }
+    out.push_str("]}");
+    (out, hits, misses, replayed)
+}
+
 /// Connect middleware: registers the protocol handlers and the presence entry of a new socket.
 /// It runs before socketioxide sends the CONNECT packet; the connect handler proper runs after
 /// it, on its own task, so a client's first request could otherwise arrive before its handler
@@ -113,6 +255,7 @@ pub async fn register(s: SocketRef, State(ctx): State<SharedCtx>) -> Result<(), 
     s.on("leave:room", on_leave);
     s.on("heartbeat", on_heartbeat);
     s.on("presence:set", on_presence_set);
+    s.on("recover", on_recover);
     s.on_fallback(on_other);
     s.on_disconnect(on_disconnect);
     Ok(())
@@ -185,6 +328,47 @@ async fn notify(s: SocketRef, event: &'static str, rooms: Vec<String>, who: Who)
     }
 }
 
+fn on_recover(
+    s: SocketRef,
+    data: TryData<Value>,
+    ack: AckSender,
+    State(ctx): State<SharedCtx>,
+) -> impl Future<Output = ()> + Send + 'static {
+    seen(&ctx, &s);
+    // In the synchronous part, so after this socket's earlier joins (its rooms after a
+    // reconnect): the replay reads the history as it is now, and the client drops the events
+    // it then also receives live (same seq).
+    let max_streams = ctx.cfg.max_rooms_per_socket + 1;
+    match parse_recover_request(&payload(data), max_streams) {
+        Err(refusal) => refuse(&ctx, &s, ack, refusal),
+        Ok(req) => {
+            let sid = s.id.to_string();
+            let (text, hits, misses, replayed) = recover_answer(
+                &req,
+                &ctx.epoch,
+                &mut ctx.streams.lock(),
+                |room| ctx.presence.is_member(&sid, room),
+                now_ms(),
+            );
+            Stats::add(&ctx.stats.recoveries, hits);
+            Stats::add(&ctx.stats.recovery_misses, misses);
+            Stats::add(&ctx.stats.events_replayed, replayed);
+            if req.gap {
+                ctx.presence.add_missed(&sid, replayed);
+            }
+            match RawValue::from_string(text) {
+                Ok(raw) => {
+                    ack.send(&*raw).ok();
+                }
+                Err(e) => {
+                    eprintln!("nself-realtime: internal error: a recover answer was not JSON ({e})")
+                }
+            }
+        }
+    }
+    async {}
+}
+
 fn on_join(
     s: SocketRef,
     data: TryData<Value>,
@@ -205,8 +389,19 @@ fn on_join(
                     joined.push(room.clone());
                 }
                 let members = members_json(&ctx, &room);
-                ack.send(&json!({ "ok": true, "room": room, "members": members }))
-                    .ok();
+                // Where the room's stream stands: the client's starting point for recovery.
+                let seq = ctx
+                    .streams
+                    .lock()
+                    .last_seq(&Target::Room(room.as_str().into()));
+                ack.send(&json!({
+                    "ok": true,
+                    "room": room,
+                    "members": members,
+                    "seq": seq,
+                    "epoch": &*ctx.epoch,
+                }))
+                .ok();
             }
             Err(JoinError::TooManyRooms { max }) => refuse(
                 &ctx,
@@ -274,7 +469,22 @@ fn on_heartbeat(
     State(ctx): State<SharedCtx>,
 ) -> impl Future<Output = ()> + Send + 'static {
     seen(&ctx, &s);
-    let body = json!({ "timestamp": crate::clock::iso8601(now_ms()) });
+    // The heads of this socket's streams: a client that missed the last events of a stream
+    // (its queue overflowed and nothing came after) learns it here and recovers them.
+    let mut seq = serde_json::Map::new();
+    {
+        let streams = ctx.streams.lock();
+        seq.insert("*".into(), streams.last_seq(&Target::All).into());
+        for room in ctx.presence.rooms_of(s.id.as_str()) {
+            let last = streams.last_seq(&Target::Room(room.clone()));
+            seq.insert(room.to_string(), last.into());
+        }
+    }
+    let body = json!({
+        "timestamp": crate::clock::iso8601(now_ms()),
+        "epoch": &*ctx.epoch,
+        "seq": seq,
+    });
     ack.send(&body).ok();
     s.emit("pong", &body).ok();
     std::future::ready(())
@@ -333,6 +543,74 @@ fn room_names(m: &Membership) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::options::HistoryConfig;
+
+    #[test]
+    fn recover_requests_are_checked() {
+        let r = parse_recover_request(
+            &json!({"epoch":"ab","streams":{"*":3,"project-1":0},"gap":true}),
+            4,
+        )
+        .unwrap();
+        assert_eq!(r.epoch, "ab");
+        assert!(r.gap);
+        assert!(r.streams.contains(&(None, 3)));
+        assert!(r.streams.contains(&(Some("project-1".into()), 0)));
+        for bad in [
+            json!(null),
+            json!({"streams":{}}),
+            json!({"epoch":1,"streams":{}}),
+            json!({"epoch":"a"}),
+            json!({"epoch":"a","streams":[]}),
+            json!({"epoch":"a","streams":{"bad room":1}}),
+            json!({"epoch":"a","streams":{"*":-1}}),
+            json!({"epoch":"a","streams":{"*":1.5}}),
+            json!({"epoch":"a","streams":{"*":"1"}}),
+            json!({"epoch":"a","streams":{"*":9007199254740992u64}}),
+            json!({"epoch":"a","streams":{"a":1,"b":1,"c":1,"d":1,"e":1}}),
+            json!({"epoch":"a","streams":{},"gap":"yes"}),
+            json!({"epoch":"x".repeat(65),"streams":{}}),
+        ] {
+            let err = parse_recover_request(&bad, 4).unwrap_err();
+            assert_eq!(err.code, "BAD_REQUEST", "{bad}");
+            assert!(err.message.starts_with("recover: "), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn recover_answers_per_stream() {
+        let mut streams = Streams::new(HistoryConfig {
+            max_events: 2,
+            max_age_ms: 60_000,
+        });
+        for _ in 0..3 {
+            streams.stamp(&Target::All, 0, |n| format!("{{\"n\":{n}}}"));
+            streams.stamp(&Target::Room("r".into()), 0, |n| format!("{{\"r\":{n}}}"));
+        }
+        let req = RecoverRequest {
+            epoch: "e1".into(),
+            streams: vec![(None, 1), (Some("r".into()), 0), (Some("other".into()), 0)],
+            gap: false,
+        };
+        let (text, hits, misses, replayed) =
+            recover_answer(&req, "e1", &mut streams, |room| room == "r", 0);
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!((hits, misses, replayed), (1, 2, 2));
+        assert_eq!(v["epoch"], "e1");
+        assert_eq!(
+            v["streams"][0],
+            json!({"stream":"*","seq":3,"recovered":true,"events":[{"n":2},{"n":3}]})
+        );
+        // History holds 2 and 3 only: from 0 is a miss, not a partial answer.
+        assert_eq!(v["streams"][1]["recovered"], false);
+        // Not a member: nothing from that room.
+        assert_eq!(v["streams"][2]["recovered"], false);
+        // Another epoch: nothing recovered.
+        let (text, hits, ..) = recover_answer(&req, "e2", &mut streams, |_| true, 0);
+        assert_eq!(hits, 0);
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["epoch"], "e2");
+    }
 
     #[test]
     fn room_requests_in_both_forms() {

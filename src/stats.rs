@@ -21,6 +21,14 @@ pub struct Stats {
     pub client_errors: AtomicU64,
     /// Sockets disconnected by the stale sweep.
     pub sockets_swept: AtomicU64,
+    /// Streams recovered in full by `recover` requests, and the events replayed.
+    pub recoveries: AtomicU64,
+    pub events_replayed: AtomicU64,
+    /// Streams a `recover` request asked for that history no longer covered.
+    pub recovery_misses: AtomicU64,
+    /// `emitToSocket` acks received, and emits rejected after their retries.
+    pub acks_received: AtomicU64,
+    pub ack_timeouts: AtomicU64,
 }
 
 impl Stats {

@@ -151,6 +151,7 @@ const RESERVED_EVENTS: &[&str] = &[
     "join:room",
     "leave:room",
     "heartbeat",
+    "recover",
     "pong",
     "error",
 ];
