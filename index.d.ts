@@ -46,6 +46,13 @@ export interface HubOptions {
   batch?: { maxSize?: number; maxWaitMs?: number; events?: string[] }
   /** Stale-socket sweep. Default `{ staleAfterMs: 300000, sweepIntervalMs: 60000 }`. */
   presence?: { staleAfterMs?: number; sweepIntervalMs?: number }
+  /**
+   * Per-target history that reconnecting clients (and clients whose queue overflowed) recover
+   * from: the last `maxEvents` events of each room and of the broadcast stream, none older than
+   * `maxAgeMs`. `false` turns it off (events are still numbered; a gap is then reported, not
+   * filled). Default `{ maxEvents: 1000, maxAgeMs: 120000 }`.
+   */
+  history?: false | { maxEvents?: number; maxAgeMs?: number }
   /** Largest client packet and largest emitted payload. Default `65536`. */
   maxPayloadBytes?: number
   /** Default `64`. */
@@ -95,6 +102,21 @@ export declare function emitLogStream(data: LogStreamEvent, room?: string): void
 
 /** Sends a `service:status` event to everyone, or to the members of `room`. */
 export declare function emitServiceStatus(data: ServiceStatusEvent, room?: string): void
+
+/**
+ * Sends an event to one socket and resolves with what its client acknowledged (the package's
+ * client acks every event automatically). Without an ack within `ackTimeoutMs` it is sent
+ * again, up to `retries` times (the client handles a repeat once), then the promise rejects
+ * with `ERR_ACK_TIMEOUT`; an unknown or disconnected socket rejects with `ERR_UNKNOWN_SOCKET`.
+ */
+export declare function emitToSocket(socketId: string, event: string, data?: unknown, options?: EmitToSocketOptions): Promise<unknown>
+
+export interface EmitToSocketOptions {
+  /** How long to wait for the client's ack, per attempt (default 5000 ms). */
+  ackTimeoutMs?: number
+  /** How many times to send again when no ack came (default 2). */
+  retries?: number
+}
 
 /** Every connected socket, oldest first. */
 export declare function getPresence(): Array<PresenceInfo>
@@ -150,6 +172,21 @@ export interface HubStats {
   clientErrors: number
   /** Sockets disconnected by the stale sweep. */
   socketsSwept: number
+  /** Streams that `recover` requests got back in full, and the events replayed to them. */
+  recoveries: number
+  eventsReplayed: number
+  /** Streams that history no longer covered (the client was told `recovered: false`). */
+  recoveryMisses: number
+  /** Events held in history for recovery. */
+  historyEvents: number
+  /** `emitToSocket` calls acknowledged, and rejected with `ERR_ACK_TIMEOUT`. */
+  acksReceived: number
+  ackTimeouts: number
+  /**
+   * Connected sockets that missed events while connected (their queue overflowed), with the
+   * count their client recovered, most first.
+   */
+  droppedBySocket: Array<SocketDrops>
   /** ISO-8601. */
   startedAt: string
   uptimeMs: number
@@ -166,6 +203,11 @@ export interface PresenceInfo {
   lastSeen: string
   /** What the client last sent with `presence:set`. */
   state?: Record<string, unknown>
+}
+
+export interface SocketDrops {
+  socketId: string
+  events: number
 }
 
 /**

@@ -844,6 +844,7 @@ module.exports.emitDeployProgress = nativeBinding.emitDeployProgress
 module.exports.emitDockerStats = nativeBinding.emitDockerStats
 module.exports.emitLogStream = nativeBinding.emitLogStream
 module.exports.emitServiceStatus = nativeBinding.emitServiceStatus
+module.exports.emitToSocket = nativeBinding.emitToSocket
 module.exports.getPresence = nativeBinding.getPresence
 module.exports.getRoomMembers = nativeBinding.getRoomMembers
 module.exports.getStats = nativeBinding.getStats
