@@ -4,7 +4,32 @@
 use serde_json::{Map, Value};
 
 use crate::error::{HubError, HubResult};
+use crate::origin::{parse_origin, OriginPolicy};
+use crate::ratelimit::RateLimitConfig;
+use crate::token::MIN_SECRET_LEN;
 use crate::validate::{describe, is_valid_event_name};
+
+/// The `secret` keys: the first signs `createToken`, every one verifies (key rotation).
+/// `Debug` never prints them.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secrets(pub Vec<Vec<u8>>);
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secrets({} key(s))", self.0.len())
+    }
+}
+
+impl Secrets {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The signing key.
+    pub fn signing(&self) -> Option<&[u8]> {
+        self.0.first().map(Vec::as_slice)
+    }
+}
 
 /// Which Engine.IO transports clients may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +95,21 @@ pub struct HubConfig {
     pub max_queued_packets: usize,
     pub transports: Transports,
     pub unref: bool,
+    /// Origins allowed to open sessions (browser requests carry `Origin`).
+    pub allowed_origins: OriginPolicy,
+    /// Token keys; empty: no token verification, and no refusal without a token.
+    pub secret: Secrets,
+    /// Deadline of one `authenticate` or `authorizeRoom` call.
+    pub auth_timeout_ms: u64,
+    pub rate_limit: RateLimitConfig,
+    /// Take the client address from the last `X-Forwarded-For` entry (set by our proxy).
+    pub trust_proxy: bool,
+    /// Binary attachments per client packet (their total size is capped by maxPayloadBytes).
+    pub max_binary_attachments: usize,
+    /// Whether `authenticate` / `authorizeRoom` functions were given (the functions
+    /// themselves are not options; a restart compares only whether they are there).
+    pub has_authenticate: bool,
+    pub has_authorize_room: bool,
 }
 
 impl Default for HubConfig {
@@ -87,6 +127,14 @@ impl Default for HubConfig {
             max_queued_packets: 16_384,
             transports: Transports::Both,
             unref: false,
+            allowed_origins: OriginPolicy::SameHostOrLocal,
+            secret: Secrets::default(),
+            auth_timeout_ms: 5000,
+            rate_limit: RateLimitConfig::default(),
+            trust_proxy: false,
+            max_binary_attachments: 10,
+            has_authenticate: false,
+            has_authorize_room: false,
         }
     }
 }
@@ -104,6 +152,22 @@ const KNOWN: &[&str] = &[
     "maxQueuedPackets",
     "transports",
     "unref",
+    "allowedOrigins",
+    "secret",
+    "authTimeoutMs",
+    "rateLimit",
+    "trustProxy",
+    "maxBinaryAttachments",
+];
+
+/// Keys of `rateLimit`.
+const RATE_LIMIT_KEYS: &[&str] = &[
+    "packetsPerSecond",
+    "burst",
+    "disconnectAfter",
+    "connectionsPerSecondPerIp",
+    "connectionBurstPerIp",
+    "maxConnectionsPerIp",
 ];
 
 impl HubConfig {
@@ -209,6 +273,58 @@ impl HubConfig {
         if let Some(v) = opts.bool("unref")? {
             cfg.unref = v;
         }
+        if let Some(v) = opts.get("allowedOrigins") {
+            cfg.allowed_origins = parse_allowed_origins(v)?;
+        }
+        if let Some(v) = opts.get("secret") {
+            cfg.secret = parse_secret(v)?;
+        }
+        if let Some(v) = opts.int("authTimeoutMs", 1, 600_000)? {
+            cfg.auth_timeout_ms = v;
+        }
+        match opts.get("rateLimit") {
+            None => {}
+            Some(Value::Bool(false)) => {
+                cfg.rate_limit = RateLimitConfig {
+                    packets_per_second: 0,
+                    burst: 0,
+                    disconnect_after: 0,
+                    connections_per_second_per_ip: 0,
+                    connection_burst_per_ip: 0,
+                    max_connections_per_ip: 0,
+                }
+            }
+            Some(Value::Object(o)) => {
+                let r = Opts(o, "rateLimit.");
+                r.only(RATE_LIMIT_KEYS)?;
+                let rl = &mut cfg.rate_limit;
+                let fields: [(&str, &mut u32); 6] = [
+                    ("packetsPerSecond", &mut rl.packets_per_second),
+                    ("burst", &mut rl.burst),
+                    ("disconnectAfter", &mut rl.disconnect_after),
+                    (
+                        "connectionsPerSecondPerIp",
+                        &mut rl.connections_per_second_per_ip,
+                    ),
+                    ("connectionBurstPerIp", &mut rl.connection_burst_per_ip),
+                    ("maxConnectionsPerIp", &mut rl.max_connections_per_ip),
+                ];
+                for (key, field) in fields {
+                    if let Some(v) = r.int(key, 0, 1_000_000)? {
+                        *field = v as u32;
+                    }
+                }
+            }
+            Some(v) => {
+                return Err(opts.fail("rateLimit", "an object or false", v));
+            }
+        }
+        if let Some(v) = opts.bool("trustProxy")? {
+            cfg.trust_proxy = v;
+        }
+        if let Some(v) = opts.int("maxBinaryAttachments", 0, 10_000)? {
+            cfg.max_binary_attachments = v as usize;
+        }
         Ok(cfg)
     }
 
@@ -247,6 +363,29 @@ impl HubConfig {
         );
         check("transports", self.transports == other.transports);
         check("unref", self.unref == other.unref);
+        check(
+            "allowedOrigins",
+            self.allowed_origins == other.allowed_origins,
+        );
+        check("secret", self.secret == other.secret);
+        check(
+            "authTimeoutMs",
+            self.auth_timeout_ms == other.auth_timeout_ms,
+        );
+        check("rateLimit", self.rate_limit == other.rate_limit);
+        check("trustProxy", self.trust_proxy == other.trust_proxy);
+        check(
+            "maxBinaryAttachments",
+            self.max_binary_attachments == other.max_binary_attachments,
+        );
+        check(
+            "authenticate",
+            self.has_authenticate == other.has_authenticate,
+        );
+        check(
+            "authorizeRoom",
+            self.has_authorize_room == other.has_authorize_room,
+        );
         diff
     }
 
@@ -262,6 +401,66 @@ impl HubConfig {
         } else {
             format!("http://{host}:{port}")
         }
+    }
+}
+
+/// `allowedOrigins`: `'*'`, or a non-empty array of origins (`'https://app.example.com'`).
+fn parse_allowed_origins(v: &Value) -> HubResult<OriginPolicy> {
+    const EXPECTED: &str =
+        "'*' or an array of origins such as 'https://admin.example.com' or 'http://localhost:3000'";
+    match v {
+        Value::String(s) if s == "*" => Ok(OriginPolicy::Any),
+        Value::Array(list) if !list.is_empty() => {
+            let mut out = Vec::with_capacity(list.len());
+            for (i, item) in list.iter().enumerate() {
+                let origin = item
+                    .as_str()
+                    .and_then(|s| if s == "*" { None } else { parse_origin(s) })
+                    .ok_or_else(|| {
+                        HubError::options(format!(
+                            "allowedOrigins[{i}]: expected an origin (scheme://host[:port], no \
+                             path), got {}",
+                            describe(item)
+                        ))
+                    })?;
+                out.push(origin.normalized());
+            }
+            Ok(OriginPolicy::List(out))
+        }
+        other => Err(HubError::options(format!(
+            "allowedOrigins: expected {EXPECTED}, got {}",
+            describe(other)
+        ))),
+    }
+}
+
+/// `secret`: a string of at least 32 bytes, or a non-empty array of them (the first signs).
+fn parse_secret(v: &Value) -> HubResult<Secrets> {
+    let one = |s: &Value, name: &str| -> HubResult<Vec<u8>> {
+        match s {
+            Value::String(s) if s.len() >= MIN_SECRET_LEN => Ok(s.as_bytes().to_vec()),
+            Value::String(s) => Err(HubError::options(format!(
+                "{name}: expected a string of at least {MIN_SECRET_LEN} bytes (e.g. \
+                 `openssl rand -base64 32`), got one of {} bytes",
+                s.len()
+            ))),
+            other => Err(HubError::options(format!(
+                "{name}: expected a string of at least {MIN_SECRET_LEN} bytes, got {}",
+                describe(other)
+            ))),
+        }
+    };
+    match v {
+        Value::Array(list) if !list.is_empty() && list.len() <= 16 => list
+            .iter()
+            .enumerate()
+            .map(|(i, s)| one(s, &format!("secret[{i}]")))
+            .collect::<HubResult<Vec<_>>>()
+            .map(Secrets),
+        Value::Array(_) => Err(HubError::options(
+            "secret: expected a string or an array of 1-16 strings, got an empty or longer array",
+        )),
+        other => one(other, "secret").map(|k| Secrets(vec![k])),
     }
 }
 

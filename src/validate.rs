@@ -192,6 +192,11 @@ fn is_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-')
 }
 
+/// A character allowed in room and event names: `[A-Za-z0-9_.:-]`.
+pub fn is_room_char(c: char) -> bool {
+    c.is_ascii() && is_name_byte(c as u8)
+}
+
 /// A short, readable rendering of a value for error messages.
 pub fn describe(v: &Value) -> String {
     match v {
