@@ -21,6 +21,18 @@ pub struct Stats {
     pub client_errors: AtomicU64,
     /// Sockets disconnected by the stale sweep.
     pub sockets_swept: AtomicU64,
+    /// Client packets dropped by the per-socket rate limit.
+    pub packets_rate_limited: AtomicU64,
+    /// Sockets disconnected for flooding.
+    pub sockets_rate_limited: AtomicU64,
+    /// Connections refused as `unauthorized`.
+    pub auth_failures: AtomicU64,
+    /// Requests refused for their `Origin` (403).
+    pub origin_refusals: AtomicU64,
+    /// Handshakes refused by the per-address limits (429).
+    pub connections_rate_limited: AtomicU64,
+    /// Joins refused with `FORBIDDEN`.
+    pub joins_forbidden: AtomicU64,
 }
 
 impl Stats {
