@@ -621,6 +621,121 @@ mod tests {
     }
 
     #[test]
+    fn security_options() {
+        let c = HubConfig::from_json(None).unwrap();
+        assert_eq!(c.allowed_origins, OriginPolicy::SameHostOrLocal);
+        assert!(c.secret.is_empty());
+        assert_eq!(c.auth_timeout_ms, 5000);
+        assert_eq!(c.rate_limit, RateLimitConfig::default());
+        assert!(!c.trust_proxy);
+        assert_eq!(c.max_binary_attachments, 10);
+        let c = parse(json!({
+            "allowedOrigins": ["HTTPS://Admin.example.com:443", "http://localhost:3000"],
+            "secret": ["a".repeat(32), "b".repeat(40)],
+            "rateLimit": { "packetsPerSecond": 0, "burst": 5 },
+            "trustProxy": true,
+        }))
+        .unwrap();
+        assert_eq!(
+            c.allowed_origins,
+            OriginPolicy::List(vec![
+                "https://admin.example.com".into(),
+                "http://localhost:3000".into()
+            ])
+        );
+        assert_eq!(c.secret.signing(), Some("a".repeat(32).as_bytes()));
+        assert_eq!(c.rate_limit.packets_per_second, 0);
+        assert_eq!(c.rate_limit.burst, 5);
+        assert_eq!(c.rate_limit.connections_per_second_per_ip, 20);
+        assert_eq!(
+            parse(json!({ "allowedOrigins": "*" }))
+                .unwrap()
+                .allowed_origins,
+            OriginPolicy::Any
+        );
+        assert_eq!(
+            parse(json!({ "rateLimit": false }))
+                .unwrap()
+                .rate_limit
+                .max_connections_per_ip,
+            0
+        );
+        assert!(
+            !format!("{:?}", parse(json!({ "secret": "s".repeat(32) })).unwrap()).contains("ssss")
+        );
+        for (bad, prefix) in [
+            (json!({ "secret": "short" }), "secret:"),
+            (json!({ "secret": [] }), "secret:"),
+            (json!({ "secret": ["a".repeat(32), 5] }), "secret[1]:"),
+            (json!({ "allowedOrigins": [] }), "allowedOrigins:"),
+            (json!({ "allowedOrigins": ["*"] }), "allowedOrigins[0]:"),
+            (
+                json!({ "allowedOrigins": ["https://a/b"] }),
+                "allowedOrigins[0]:",
+            ),
+            (json!({ "rateLimit": { "burst": -1 } }), "rateLimit.burst:"),
+            (
+                json!({ "rateLimit": { "nope": 1 } }),
+                "unknown option 'rateLimit.nope'",
+            ),
+            (json!({ "rateLimit": 5 }), "rateLimit:"),
+            (json!({ "authTimeoutMs": 0 }), "authTimeoutMs:"),
+            (
+                json!({ "maxBinaryAttachments": 1.5 }),
+                "maxBinaryAttachments:",
+            ),
+        ] {
+            let e = parse(bad.clone()).unwrap_err();
+            assert!(e.message.starts_with(prefix), "{bad}: {e}");
+        }
+    }
+
+    /// Any JSON value: options parsing either succeeds or names what was wrong; never panics.
+    fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<f64>().prop_map(|f| json!(f)),
+            any::<i64>().prop_map(|i| json!(i)),
+            ".{0,20}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        Just("port".to_string()),
+                        Just("secret".to_string()),
+                        Just("allowedOrigins".to_string()),
+                        Just("rateLimit".to_string()),
+                        Just("burst".to_string()),
+                        Just("batch".to_string()),
+                        Just("maxSize".to_string()),
+                        Just("transports".to_string()),
+                        ".{0,8}",
+                    ],
+                    inner,
+                    0..6
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+
+        #[test]
+        fn parsing_never_panics_and_errors_are_invalid_options(v in any_json()) {
+            if let Err(e) = HubConfig::from_json(Some(&v)) {
+                proptest::prop_assert_eq!(e.code, crate::error::ErrorCode::InvalidOptions);
+                proptest::prop_assert!(!e.message.is_empty());
+            }
+        }
+    }
+
+    #[test]
     fn path_loses_its_trailing_slash() {
         assert_eq!(parse(json!({ "path": "/rt/" })).unwrap().path, "/rt");
         assert_eq!(parse(json!({ "path": "/" })).unwrap().path, "/");

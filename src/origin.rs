@@ -122,7 +122,7 @@ pub fn allowed(policy: &OriginPolicy, origin: &str, host_header: Option<&str>) -
         OriginPolicy::Any => true,
         OriginPolicy::List(list) => {
             let n = o.normalized();
-            list.iter().any(|a| *a == n)
+            list.contains(&n)
         }
         OriginPolicy::SameHostOrLocal => {
             if !matches!(o.scheme.as_str(), "http" | "https") {
