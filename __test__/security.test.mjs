@@ -73,9 +73,12 @@ async function rawConnected(info) {
 
 /**
  * Sends `frame` and then a heartbeat with ack id 77; resolves with 'closed' when the hub closed
- * the connection, or 'alive' when the heartbeat was acknowledged (the frame was ignored).
+ * the connection, or 'alive' when the heartbeat was acknowledged (the frame was ignored). Which
+ * of the two comes first after a frame that breaks the parser is a race (the close is
+ * asynchronous), so only `expectClose` frames are checked for the close, and they get no
+ * heartbeat after them.
  */
-async function probe(info, frame) {
+async function probe(info, frame, { expectClose = false } = {}) {
   const ws = await rawConnected(info)
   const frames = Array.isArray(frame) ? frame : [frame]
   for (const f of frames) {
@@ -83,6 +86,10 @@ async function probe(info, frame) {
     if (f && f.binary) ws.send(f.data, { binary: true })
     else if (f && f.rawText) ws.send(f.rawText, { binary: false })
     else ws.send(f)
+  }
+  if (expectClose) {
+    await Promise.race([ws.closed, waitFor(() => false, 10_000, 'the hub closes the connection')])
+    return 'closed'
   }
   if (ws.readyState === WebSocket.OPEN) ws.send('4277["heartbeat"]')
   const outcome = await Promise.race([
@@ -166,18 +173,19 @@ const MALFORMED = {
 test.serial('malformed Engine.IO and Socket.IO packets of every kind: the hub carries on and the honest stream is complete', async (t) => {
   const { info, connect } = await setup(t)
   const stream = await honestStream(t, connect)
+  const mustClose = new Set(['frame over maxPayloadBytes', 'invalid UTF-8 text frame', 'attachment count far over the limit', 'binary garbage', 'truncated json'])
   const outcomes = {}
   for (const [name, frame] of Object.entries(MALFORMED)) {
-    outcomes[name] = await probe(info, frame)
+    outcomes[name] = await probe(info, frame, { expectClose: mustClose.has(name) })
   }
   // Whatever happened to each hostile connection, the hub answers a new client normally.
   const fresh = await connect()
   t.like(await request(fresh, 'join:room', { roomId: 'after' }), { ok: true })
-  t.is(outcomes['frame over maxPayloadBytes'], 'closed', 'a frame over the limit closes its connection')
-  t.is(outcomes['invalid UTF-8 text frame'], 'closed')
-  t.is(outcomes['attachment count far over the limit'], 'closed')
-  t.is(outcomes['join with a number'], 'alive', 'a bad request is refused, not fatal')
-  t.is(outcomes['presence state too big'], 'alive')
+  // Frames that break the parser or a limit close their connection (probe waited for it); a bad
+  // request in a well-formed packet is refused in its ack and the connection goes on.
+  for (const name of ['join with a number', 'join with an array room', 'join with a long room', 'presence state too big', 'presence state not an object']) {
+    t.is(outcomes[name], 'alive', name)
+  }
   await stream.stop()
   t.log(outcomes)
 })
