@@ -631,4 +631,9 @@ test.serial('a client that goes away while authenticate runs does not break the 
   const s = await connect()
   t.true(s.connected)
   t.like(await request(s, 'join:room', { roomId: 'r' }), { ok: true })
+  // socketioxide drops that connect without a disconnect handler; the hub removes what it had
+  // registered for it once the connect grace (5 s) has passed.
+  await waitFor(() => hub.getPresence().length === 1, 15_000, 'the stillborn socket leaves presence')
+  t.deepEqual(hub.getPresence().map((p) => p.userId), ['late'])
+  t.is(hub.getStats().connections, 1)
 })

@@ -54,7 +54,14 @@ pub struct Guard {
     /// Sequenced requests not finished yet (bounded, so a client cannot queue without end).
     in_flight: u32,
     since_ms: u64,
+    /// Set by the connect handler: the connect went through. A client that leaves while
+    /// `authenticate` runs makes socketioxide drop the connect silently (no disconnect
+    /// handler), so [`admit`] checks this a little later and removes what it registered.
+    connected: bool,
 }
+
+/// How long after [`admit`] a socket must have finished connecting.
+const CONNECT_GRACE: Duration = Duration::from_secs(5);
 
 /// Most sequenced requests one socket may have in flight.
 const MAX_IN_FLIGHT: u32 = 64;
@@ -203,8 +210,18 @@ pub async fn admit(
             lane: None,
             in_flight: 0,
             since_ms: now,
+            connected: false,
         },
     );
+    let (ctx, sid) = (ctx.clone(), s.id.to_string());
+    tokio::spawn(async move {
+        tokio::time::sleep(CONNECT_GRACE).await;
+        let stillborn = ctx.guards.lock().get(&sid).is_some_and(|g| !g.connected);
+        if stillborn {
+            ctx.presence.remove(&sid);
+            ctx.forget(&sid);
+        }
+    });
     Ok(())
 }
 
@@ -257,8 +274,13 @@ pub async fn register(
     Ok(())
 }
 
-/// The connect handler: everything a new socket needs was set up by [`register`].
-pub async fn on_connect() {}
+/// The connect handler (runs once CONNECT went out): everything a new socket needs was set up
+/// by [`admit`] and [`register`]; this marks the connect as done.
+pub async fn on_connect(s: SocketRef, State(ctx): State<SharedCtx>) {
+    if let Some(g) = ctx.guards.lock().get_mut(s.id.as_str()) {
+        g.connected = true;
+    }
+}
 
 /// Counts a client packet, moves the socket's `lastSeen` and applies its rate limit: `false`
 /// when the packet is to be dropped (no ack; one `error` per run of drops; a socket that keeps
