@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports._emitJson = nativeBinding._emitJson
 module.exports._emitValue = nativeBinding._emitValue
+module.exports.createToken = nativeBinding.createToken
 module.exports.emit = nativeBinding.emit
 module.exports.emitBuildProgress = nativeBinding.emitBuildProgress
 module.exports.emitDbQueryResult = nativeBinding.emitDbQueryResult

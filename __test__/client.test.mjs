@@ -573,6 +573,22 @@ test.serial('joinRoom / leaveRoom with an invalid name reject ERR_INVALID_ROOM w
   t.deepEqual(c.getRooms(), [])
 })
 
+test.serial('with a token in auth the client connects as its user; a room outside its patterns rejects with FORBIDDEN', async (t) => {
+  const secret = 's'.repeat(32)
+  const { client } = await start(t, { secret })
+  const token = hub.createToken({ userId: 'alice', rooms: ['project-a-*'], expiresIn: '5m' })
+  const c = await connected(client({ reconnectDelays: SCALED, auth: { token } }))
+  await c.joinRoom('project-a-logs')
+  await t.throwsAsync(c.joinRoom('project-b-logs'), { code: 'FORBIDDEN' })
+  t.deepEqual(c.getRooms(), ['project-a-logs'])
+  t.is(hub.getPresence()[0].userId, 'alice')
+  const anonymous = client({ reconnectDelays: SCALED })
+  anonymous.connect()
+  await waitFor(() => anonymous.getStatus().lastError, 5000, 'the client without a token is refused')
+  t.false(anonymous.isConnected())
+  t.regex(String(anonymous.getStatus().lastError), /unauthorized/)
+})
+
 test.serial('a refused join rejects with the hub code (TOO_MANY_ROOMS) and is not re-joined later', async (t) => {
   const { client } = await start(t, { maxRoomsPerSocket: 1 })
   const c = await connected(client({ reconnectDelays: SCALED }))

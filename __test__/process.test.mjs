@@ -235,3 +235,49 @@ test('stopping a hub whose clients are in rooms, with emits still queued, panics
   t.regex(out.stdout, /DONE/)
   t.notRegex(out.stderr, CRASH)
 })
+
+test('authenticate and authorizeRoom (weak threadsafe functions) keep nothing alive: with unref the child exits after they ran', async (t) => {
+  const { exit, out, started } = run(t, `
+    (async () => {
+      const info = await h.startHub({
+        port: 0,
+        unref: true,
+        authenticate: async () => ({ userId: 'u' }),
+        authorizeRoom: () => true,
+      });
+      started(info);
+      const s = io(info.url, { path: info.path, transports: ['websocket'], reconnection: false });
+      s.on('connect', () => s.emit('join:room', { roomId: 'r' }, (ack) => {
+        console.log('JOINED ' + ack.ok);
+        s.close();
+      }));
+    })()
+  `)
+  await started
+  const r = await within(exit, 5000, out)
+  t.is(r.code, 0, out.stderr)
+  t.regex(out.stdout, /JOINED true/)
+  t.notRegex(out.stderr, CRASH)
+})
+
+test('an authenticate that throws synchronously refuses the connection and the child lives on and exits normally', async (t) => {
+  const { exit, out, started } = run(t, `
+    (async () => {
+      const info = await h.startHub({ port: 0, authenticate: () => { throw new Error('boom') } });
+      started(info);
+      const s = io(info.url, { path: info.path, transports: ['websocket'], reconnection: false });
+      s.on('connect_error', async (err) => {
+        console.log('REFUSED ' + err.message);
+        s.close();
+        await h.stopHub();
+        console.log('STOPPED');
+      });
+    })()
+  `)
+  await started
+  const r = await within(exit, 5000, out)
+  t.is(r.code, 0, out.stderr)
+  t.regex(out.stdout, /REFUSED unauthorized/)
+  t.regex(out.stdout, /STOPPED/)
+  t.notRegex(out.stderr, CRASH)
+})

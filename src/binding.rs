@@ -9,10 +9,12 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use parking_lot::Mutex;
 
+use crate::auth::{Hooks, JsHook};
 use crate::error::HubError;
 use crate::hub::{self, Hub};
 use crate::options::HubConfig;
 use crate::presence;
+use crate::token;
 use crate::validate::EventKind;
 
 /// The hub's tokio runtime, handed to napi so that promises resolve from it too.
@@ -159,9 +161,97 @@ impl From<hub::HubInfo> for JsHubInfo {
     }
 }
 
+/// `(options) => { rest, authenticate?, authorizeRoom? }`, see src/hooks.js.
+type SplitFn = FunctionRef<Unknown<'static>, Object<'static>>;
+
+thread_local! {
+    /// The options splitter (src/hooks.js), compiled once per JS thread.
+    static SPLIT: RefCell<Option<SplitFn>> = const { RefCell::new(None) };
+}
+
+/// A wrapped hook (src/hooks.js) as a weak threadsafe function: it never keeps Node alive, and
+/// a throw inside it is a rejected promise, never a crash.
+type HookTsfn = napi::threadsafe_function::ThreadsafeFunction<
+    String,
+    Promise<String>,
+    String,
+    Status,
+    false,
+    true,
+>;
+
+fn hook(name: &str, value: Unknown) -> std::result::Result<Option<JsHook>, HubError> {
+    let bad = |what: &str| HubError::options(format!("{name}: expected a function, got {what}"));
+    let t = value.get_type().map_err(|_| bad("an unknown value"))?;
+    match t {
+        ValueType::Undefined | ValueType::Null => Ok(None),
+        ValueType::Function => {
+            let built = Function::<String, Promise<String>>::from_unknown(value).and_then(|f| {
+                f.build_threadsafe_function::<String>()
+                    .weak::<true>()
+                    .callee_handled::<false>()
+                    .build()
+            });
+            let tsfn: std::sync::Arc<HookTsfn> =
+                std::sync::Arc::new(built.map_err(|e| HubError::options(format!("{name}: {e}")))?);
+            let call: JsHook = std::sync::Arc::new(move |arg: String| {
+                let tsfn = tsfn.clone();
+                Box::pin(async move {
+                    let promise = tsfn
+                        .call_async_catch(arg)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    promise.await.map_err(|e| e.to_string())
+                })
+            });
+            Ok(Some(call))
+        }
+        other => Err(bad(type_name(other))),
+    }
+}
+
+/// Splits `startHub`'s options into the JSON part and the function hooks.
+fn split_options(
+    env: &Env,
+    options: Unknown,
+) -> Result<std::result::Result<(Option<serde_json::Value>, Hooks), HubError>> {
+    let split: Object = SPLIT.with(|cell| -> Result<Object> {
+        let mut cell = cell.borrow_mut();
+        if cell.is_none() {
+            let f: Function<Unknown, Object> = env.run_script(include_str!("hooks.js"))?;
+            *cell = Some(f.create_ref()?);
+        }
+        match cell.as_ref() {
+            Some(r) => r.borrow_back(env)?.call(options),
+            None => Err(Error::from_reason("the options splitter is unavailable")),
+        }
+    })?;
+    let rest: Unknown = split.get_named_property("rest")?;
+    let hooks = match (
+        hook("authenticate", split.get_named_property("authenticate")?),
+        hook("authorizeRoom", split.get_named_property("authorizeRoom")?),
+    ) {
+        (Ok(authenticate), Ok(authorize_room)) => Hooks {
+            authenticate,
+            authorize_room,
+        },
+        (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
+    };
+    let json = env
+        .from_js_value::<serde_json::Value, _>(rest)
+        .map_err(|e| {
+            HubError::options(format!(
+                "options: expected a plain object of JSON values and the functions \
+                 authenticate and authorizeRoom ({e})"
+            ))
+        });
+    Ok(json.map(|j| (Some(j), hooks)))
+}
+
 /// Starts the hub on its own port and resolves once it listens. Called again with the same
 /// options it resolves to the running hub; with other options it rejects with
-/// `ERR_HUB_RUNNING`. A taken port rejects with `EADDRINUSE`.
+/// `ERR_HUB_RUNNING`. A taken port rejects with `EADDRINUSE`. `authenticate` and
+/// `authorizeRoom` are compared by presence only: a second call keeps the running hub's.
 #[napi(
     ts_args_type = "options?: HubOptions",
     ts_return_type = "Promise<HubInfo>"
@@ -171,24 +261,23 @@ pub fn start_hub<'env>(
     options: Option<Unknown>,
 ) -> Result<PromiseRaw<'env, JsHubInfo>> {
     let parsed = match options {
-        None => Ok(None),
-        Some(o) if matches!(o.get_type()?, ValueType::Undefined | ValueType::Null) => Ok(None),
-        Some(o) => env
-            .from_js_value::<serde_json::Value, _>(o)
-            .map(Some)
-            .map_err(|e| {
-                HubError::options(format!(
-                    "options: expected a plain object of JSON values ({e})"
-                ))
-            }),
+        None => Ok((None, Hooks::default())),
+        Some(o) if matches!(o.get_type()?, ValueType::Undefined | ValueType::Null) => {
+            Ok((None, Hooks::default()))
+        }
+        Some(o) => split_options(env, o)?,
     };
-    let cfg = parsed.and_then(|v| HubConfig::from_json(v.as_ref()));
+    let started = parsed.and_then(|(v, hooks)| {
+        let mut cfg = HubConfig::from_json(v.as_ref())?;
+        (cfg.has_authenticate, cfg.has_authorize_room) = hooks.shape();
+        Ok((cfg, hooks))
+    });
     env.spawn_future_with_callback(
         async move {
-            Ok(match cfg {
-                Ok(cfg) => {
+            Ok(match started {
+                Ok((cfg, hooks)) => {
                     let unref = cfg.unref;
-                    hub::start(cfg).await.map(|info| (info, unref))
+                    hub::start(cfg, hooks).await.map(|info| (info, unref))
                 }
                 Err(e) => Err(e),
             })
@@ -252,6 +341,28 @@ pub fn stop_hub<'env>(
 #[napi]
 pub fn hub_info() -> Option<JsHubInfo> {
     hub::info().map(JsHubInfo::from)
+}
+
+/// Signs a connection token for a hub started with `secret` (HMAC-SHA256, verified in Rust
+/// with no JS call). The browser passes it as `auth: { token }`. Signed with `options.secret`
+/// when given, else with the running hub's first secret. Any hub with the secret accepts it.
+#[napi(ts_args_type = "options: CreateTokenOptions")]
+pub fn create_token(env: &Env, options: Unknown) -> Result<String> {
+    let value = env
+        .from_js_value::<serde_json::Value, _>(options)
+        .map_err(|e| {
+            js_error(
+                env,
+                HubError::options(format!(
+                    "options: expected {{ userId, rooms?, expiresIn, secret? }} ({e})"
+                )),
+            )
+        })?;
+    let hub_key = hub::running()
+        .ok()
+        .and_then(|h| h.signing_key().map(<[u8]>::to_vec));
+    token::create(&value, hub_key.as_deref(), crate::clock::now_ms() / 1000)
+        .map_err(|e| js_error(env, e))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -522,6 +633,18 @@ pub struct JsHubStats {
     /// Connected sockets that missed events while connected (their queue overflowed), with the
     /// count their client recovered, most first.
     pub dropped_by_socket: Vec<SocketDrops>,
+    /// Client packets dropped by the per-socket rate limit.
+    pub packets_rate_limited: f64,
+    /// Sockets disconnected for flooding.
+    pub sockets_rate_limited: f64,
+    /// Connections refused as `unauthorized`.
+    pub auth_failures: f64,
+    /// Requests refused for their `Origin` (403).
+    pub origin_refusals: f64,
+    /// Handshakes refused by the per-address limits (429).
+    pub connections_rate_limited: f64,
+    /// Joins refused with `FORBIDDEN`.
+    pub joins_forbidden: f64,
     /// ISO-8601.
     pub started_at: String,
     pub uptime_ms: f64,
@@ -560,6 +683,12 @@ pub fn get_stats(env: &Env) -> Result<JsHubStats> {
                 events: events as f64,
             })
             .collect(),
+        packets_rate_limited: s.packets_rate_limited as f64,
+        sockets_rate_limited: s.sockets_rate_limited as f64,
+        auth_failures: s.auth_failures as f64,
+        origin_refusals: s.origin_refusals as f64,
+        connections_rate_limited: s.connections_rate_limited as f64,
+        joins_forbidden: s.joins_forbidden as f64,
         started_at: s.started_at,
         uptime_ms: s.uptime_ms as f64,
     })

@@ -63,4 +63,78 @@ export interface HubOptions {
   transports?: Array<'websocket' | 'polling'>
   /** `true`: the running hub does not keep the Node process alive. Default `false`. */
   unref?: boolean
+  /**
+   * Browser origins allowed to connect (checked on WebSocket upgrades and polling requests: 403
+   * otherwise; CORS headers only for these). Default: the hub's own host (Origin host:port equal
+   * to the Host header) and `localhost`, `127.0.0.1`, `[::1]` on any port. `'*'`: any origin
+   * (logs a warning at start). Requests without `Origin` (non-browser clients) are not affected.
+   */
+  allowedOrigins?: '*' | string[]
+  /**
+   * Key(s) of `createToken` tokens (at least 32 bytes each). An array rotates keys: the first
+   * signs, every one verifies. With a secret, a connection needs a valid token (or, without a
+   * token, `authenticate` to accept it).
+   */
+  secret?: string | string[]
+  /** Called for each connection without a valid token; resolves to who it is, or `null` to refuse. */
+  authenticate?: (handshake: AuthHandshake) => AuthResult | Promise<AuthResult>
+  /** Called for each `join:room` (after the identity's room patterns); only `true` allows it. */
+  authorizeRoom?: (userId: string, room: string) => boolean | Promise<boolean>
+  /** Deadline of one `authenticate` or `authorizeRoom` call; past it the request is refused. Default `5000`. */
+  authTimeoutMs?: number
+  /** Rate limits; `false` turns them all off. Defaults below; `0` turns one off. */
+  rateLimit?: false | RateLimitOptions
+  /** Take the client address from the last `X-Forwarded-For` entry (your proxy's). Default `false`. */
+  trustProxy?: boolean
+  /** Binary attachments per client packet (their total size is capped by `maxPayloadBytes`). Default `10`. */
+  maxBinaryAttachments?: number
+}
+
+/** `rateLimit` of `HubOptions`; `0` turns a limit off. */
+export interface RateLimitOptions {
+  /** Client packets per second per socket. Default `30`. */
+  packetsPerSecond?: number
+  /** Packets a socket may send at once above that rate. Default `60`. */
+  burst?: number
+  /** Dropped packets after which a flooding socket is disconnected (decays by a tenth of it per second). Default `100`. */
+  disconnectAfter?: number
+  /** New connections per second per client address. Default `20`. */
+  connectionsPerSecondPerIp?: number
+  /** New connections an address may open at once above that rate. Default `100`. */
+  connectionBurstPerIp?: number
+  /** Open connections per client address. Default `200`. */
+  maxConnectionsPerIp?: number
+}
+
+/** What `authenticate` gets. */
+export interface AuthHandshake {
+  /** Request headers, names in lower case (repeated headers joined with `, `). */
+  headers: Record<string, string>
+  /** Cookies of the `Cookie` header. */
+  cookies: Record<string, string>
+  /** Query parameters of the handshake URL. */
+  query: Record<string, string>
+  /** The client's `auth` option (`io(url, { auth })`), or `null`. */
+  auth: unknown
+  /** Client IP address (the last `X-Forwarded-For` entry with `trustProxy`). */
+  address: string
+}
+
+/** What `authenticate` resolves to: who the connection is, or `null` (refused: `unauthorized`). */
+export type AuthResult = {
+  /** Shown in presence; 1-256 characters. */
+  userId: string
+  /** Room patterns this user may join (`'project-*'`); absent: any room. */
+  rooms?: string[]
+} | null
+
+/** Options of `createToken`. */
+export interface CreateTokenOptions {
+  userId: string
+  /** Room patterns the token allows (`'project-*'`, `*` matches any run of characters); absent: any room. */
+  rooms?: string[]
+  /** Lifetime: seconds, or a string such as `'15m'`, `'12h'`, `'7d'` (at most a year). */
+  expiresIn: number | string
+  /** Signing key; default: the running hub's first `secret`. */
+  secret?: string
 }

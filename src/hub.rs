@@ -13,11 +13,12 @@ use parking_lot::RwLock;
 use serde_json::Value;
 use socketioxide::extract::SocketRef;
 use socketioxide::handler::ConnectHandler;
-use socketioxide::{SocketIo, TransportType};
+use socketioxide::{ParserConfig, SocketIo, TransportType};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::Hooks;
 use crate::batch::Target;
 use crate::clock::{iso8601, now_ms};
 use crate::dispatch::{Dispatcher, Emit, Queue, Shared};
@@ -25,7 +26,9 @@ use crate::envelope;
 use crate::error::{ErrorCode, HubError, HubResult};
 use crate::history::Streams;
 use crate::options::{HubConfig, Transports};
+use crate::origin::OriginPolicy;
 use crate::presence::{Presence, PresenceInfo};
+use crate::ratelimit::IpLimiter;
 use crate::rooms::{self, Ctx};
 use crate::server::{self, Gate, GateService};
 use crate::stats::Stats;
@@ -73,6 +76,12 @@ pub struct HubStats {
     /// Per connected socket that missed events while connected (its queue overflowed), as its
     /// client reported when it recovered them: `(socketId, events)`.
     pub dropped_by_socket: Vec<(String, u64)>,
+    pub packets_rate_limited: u64,
+    pub sockets_rate_limited: u64,
+    pub auth_failures: u64,
+    pub origin_refusals: u64,
+    pub connections_rate_limited: u64,
+    pub joins_forbidden: u64,
     pub started_at: String,
     pub uptime_ms: u64,
 }
@@ -121,7 +130,7 @@ pub fn info() -> Option<HubInfo> {
 
 /// Starts a hub, or returns the running one if it has the same options.
 /// Must be called inside the hub's tokio runtime.
-pub async fn start(cfg: HubConfig) -> HubResult<HubInfo> {
+pub async fn start(cfg: HubConfig, hooks: Hooks) -> HubResult<HubInfo> {
     let _lifecycle = LIFECYCLE.lock().await;
     if let Some(hub) = RUNNING.read().as_ref() {
         return if *hub.cfg == cfg {
@@ -138,7 +147,7 @@ pub async fn start(cfg: HubConfig) -> HubResult<HubInfo> {
             ))
         };
     }
-    let hub = Hub::start(cfg).await?;
+    let hub = Hub::start(cfg, hooks).await?;
     let info = hub.info.clone();
     *RUNNING.write() = Some(hub);
     Ok(info)
@@ -159,7 +168,7 @@ pub async fn finish_stop(hub: Option<Arc<Hub>>, timeout: Duration) {
 }
 
 impl Hub {
-    async fn start(cfg: HubConfig) -> HubResult<Arc<Hub>> {
+    async fn start(cfg: HubConfig, hooks: Hooks) -> HubResult<Arc<Hub>> {
         let bind_addr = format!("{}:{}", cfg.host, cfg.port);
         let listener = bind(&cfg.host, cfg.port).await?;
         let port = listener
@@ -172,13 +181,25 @@ impl Hub {
         let stats = Arc::new(Stats::default());
         let epoch: Arc<str> = format!("{:016x}", rand::random::<u64>()).into();
         let streams = Arc::new(parking_lot::Mutex::new(Streams::new(cfg.history.clone())));
+        let ips = Arc::new(parking_lot::Mutex::new(IpLimiter::new(
+            cfg.rate_limit.clone(),
+        )));
         let ctx = Arc::new(Ctx {
             cfg: cfg.clone(),
             presence: presence.clone(),
             stats: stats.clone(),
             streams: streams.clone(),
             epoch: epoch.clone(),
+            hooks,
+            guards: parking_lot::Mutex::new(Default::default()),
+            ips: ips.clone(),
         });
+        // Our protocol sends no binary; attachments are capped in number and, together, at
+        // maxPayloadBytes; a packet whose attachments do not follow within 5 s is dropped.
+        let parser = ParserConfig::common()
+            .max_incoming_binaries(cfg.max_binary_attachments)
+            .max_incoming_binary_buf_size(cfg.max_payload_bytes)
+            .packet_completion_timeout(Duration::from_secs(5));
         let builder = SocketIo::builder()
             .req_path(cfg.path.clone())
             .ping_interval(Duration::from_millis(cfg.ping_interval_ms))
@@ -186,7 +207,8 @@ impl Hub {
             .max_buffer_size(cfg.max_queued_packets)
             .max_payload(cfg.max_payload_bytes as u64)
             .ws_max_message_size(cfg.max_payload_bytes)
-            .with_state(ctx);
+            .with_parser(parser)
+            .with_state(ctx.clone());
         let builder = match cfg.transports {
             Transports::Both => {
                 builder.transports([TransportType::Websocket, TransportType::Polling])
@@ -195,7 +217,17 @@ impl Hub {
             Transports::PollingOnly => builder.transports([TransportType::Polling]),
         };
         let (svc, io) = builder.build_svc();
-        io.ns("/", rooms::on_connect.with(rooms::register));
+        // Middlewares run last-added first: `admit` (authentication) before `register`.
+        io.ns(
+            "/",
+            rooms::on_connect.with(rooms::register).with(rooms::admit),
+        );
+        if cfg.allowed_origins == OriginPolicy::Any {
+            eprintln!(
+                "nself-realtime: allowedOrigins is '*': pages of any site can connect to this \
+                 hub with the user's cookies; list your origins instead"
+            );
+        }
 
         let held = Arc::new(AtomicU64::new(0));
         let (dispatcher, queue) = Dispatcher::new(
@@ -209,29 +241,31 @@ impl Hub {
                 epoch: epoch.clone(),
             },
         );
-        let gate = Arc::new(Gate::default());
+        let gate = Arc::new(Gate::new(
+            cfg.allowed_origins.clone(),
+            cfg.trust_proxy,
+            ips,
+            stats.clone(),
+        ));
         let shutdown = CancellationToken::new();
         let kill = CancellationToken::new();
         let tasks = TaskTracker::new();
         tasks.spawn(dispatcher.run(shutdown.clone()));
         tasks.spawn(server::serve(
             listener,
-            GateService {
-                inner: svc,
-                gate: gate.clone(),
+            {
+                let gate = gate.clone();
+                move |peer| GateService {
+                    inner: svc.clone(),
+                    gate: gate.clone(),
+                    peer: Some(peer),
+                }
             },
             shutdown.clone(),
             kill.clone(),
             tasks.clone(),
         ));
-        tasks.spawn(sweep(
-            io.clone(),
-            cfg.clone(),
-            presence.clone(),
-            stats.clone(),
-            streams.clone(),
-            shutdown.clone(),
-        ));
+        tasks.spawn(sweep(io.clone(), ctx, shutdown.clone()));
 
         let started_at_ms = now_ms();
         let info = HubInfo {
@@ -422,6 +456,11 @@ impl Hub {
         Ok(())
     }
 
+    /// The key `createToken` signs with (the first `secret`), if the hub has one.
+    pub fn signing_key(&self) -> Option<&[u8]> {
+        self.cfg.secret.signing()
+    }
+
     pub fn presence(&self) -> Vec<PresenceInfo> {
         self.presence.all()
     }
@@ -464,6 +503,12 @@ impl Hub {
             acks_received: Stats::get(&s.acks_received),
             ack_timeouts: Stats::get(&s.ack_timeouts),
             dropped_by_socket: self.presence.missed(),
+            packets_rate_limited: Stats::get(&s.packets_rate_limited),
+            sockets_rate_limited: Stats::get(&s.sockets_rate_limited),
+            auth_failures: Stats::get(&s.auth_failures),
+            origin_refusals: Stats::get(&s.origin_refusals),
+            connections_rate_limited: Stats::get(&s.connections_rate_limited),
+            joins_forbidden: Stats::get(&s.joins_forbidden),
             started_at: iso8601(self.started_at_ms),
             uptime_ms: self.started.elapsed().as_millis() as u64,
         }
@@ -563,14 +608,8 @@ async fn bind(host: &str, port: u16) -> HubResult<TcpListener> {
 }
 
 /// Every `sweepIntervalMs`, disconnects sockets silent for more than `staleAfterMs` (SPEC §8).
-async fn sweep(
-    io: SocketIo,
-    cfg: Arc<HubConfig>,
-    presence: Arc<Presence>,
-    stats: Arc<Stats>,
-    streams: Arc<parking_lot::Mutex<Streams>>,
-    shutdown: CancellationToken,
-) {
+async fn sweep(io: SocketIo, ctx: Arc<Ctx>, shutdown: CancellationToken) {
+    let (cfg, presence, stats) = (&ctx.cfg, &ctx.presence, &ctx.stats);
     let mut tick = tokio::time::interval(Duration::from_millis(cfg.presence.sweep_interval_ms));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
@@ -580,10 +619,14 @@ async fn sweep(
             _ = tick.tick() => {}
         }
         // History of targets nobody emits to any more ages out here.
-        streams.lock().prune(now_ms());
+        ctx.streams.lock().prune(now_ms());
         let cutoff = now_ms().saturating_sub(cfg.presence.stale_after_ms);
         let mut stale: HashSet<String> = presence.stale(cutoff).into_iter().collect();
-        for socket in sockets(&io) {
+        let live_sockets = sockets(&io);
+        let live: HashSet<String> = live_sockets.iter().map(|s| s.id.to_string()).collect();
+        // Guards of sockets that never finished connecting (a minute is ample for a connect).
+        ctx.forget_orphans(&live, 60_000);
+        for socket in live_sockets {
             if stale.remove(socket.id.as_str()) {
                 Stats::add(&stats.sockets_swept, 1);
                 // The disconnect handler removes its presence and tells its rooms.

@@ -17,6 +17,12 @@
 //! - [`presence`]: who is connected, in which rooms, since when, and with what state (SPEC §8).
 //! - [`rooms`]: the client protocol of SPEC §5 (`join:room`, `leave:room`, `heartbeat`,
 //!   `presence:set`, `recover`) on top of socketioxide.
+//! - [`auth`]: the `authenticate` / `authorizeRoom` hooks as Rust callables, the handshake
+//!   object they get, and the rules combining them with tokens.
+//! - [`token`]: signed connection tokens (`secret`, `createToken`), HMAC-SHA256.
+//! - [`glob`]: room patterns with `*` (`rooms: ['project-*']`).
+//! - [`origin`]: the `allowedOrigins` policy (cross-site WebSocket hijacking, CORS).
+//! - [`ratelimit`]: token buckets for client packets and per-address connection limits.
 //! - [`stats`]: the counters behind `getStats()` (SPEC §10).
 //! - [`server`]: the hyper accept loop and the HTTP wrapper around the Socket.IO service
 //!   (tracks long-polling requests so that shutdown can wait for them to drain).
@@ -30,17 +36,22 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+pub mod auth;
 pub mod batch;
 pub mod binding;
 pub mod clock;
 pub mod dispatch;
 pub mod envelope;
 pub mod error;
+pub mod glob;
 pub mod history;
 pub mod hub;
 pub mod options;
+pub mod origin;
 pub mod presence;
+pub mod ratelimit;
 pub mod rooms;
 pub mod server;
 pub mod stats;
+pub mod token;
 pub mod validate;

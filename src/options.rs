@@ -4,7 +4,32 @@
 use serde_json::{Map, Value};
 
 use crate::error::{HubError, HubResult};
+use crate::origin::{parse_origin, OriginPolicy};
+use crate::ratelimit::RateLimitConfig;
+use crate::token::MIN_SECRET_LEN;
 use crate::validate::{describe, is_valid_event_name};
+
+/// The `secret` keys: the first signs `createToken`, every one verifies (key rotation).
+/// `Debug` never prints them.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secrets(pub Vec<Vec<u8>>);
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secrets({} key(s))", self.0.len())
+    }
+}
+
+impl Secrets {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The signing key.
+    pub fn signing(&self) -> Option<&[u8]> {
+        self.0.first().map(Vec::as_slice)
+    }
+}
 
 /// Which Engine.IO transports clients may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +119,21 @@ pub struct HubConfig {
     pub max_queued_packets: usize,
     pub transports: Transports,
     pub unref: bool,
+    /// Origins allowed to open sessions (browser requests carry `Origin`).
+    pub allowed_origins: OriginPolicy,
+    /// Token keys; empty: no token verification, and no refusal without a token.
+    pub secret: Secrets,
+    /// Deadline of one `authenticate` or `authorizeRoom` call.
+    pub auth_timeout_ms: u64,
+    pub rate_limit: RateLimitConfig,
+    /// Take the client address from the last `X-Forwarded-For` entry (set by our proxy).
+    pub trust_proxy: bool,
+    /// Binary attachments per client packet (their total size is capped by maxPayloadBytes).
+    pub max_binary_attachments: usize,
+    /// Whether `authenticate` / `authorizeRoom` functions were given (the functions
+    /// themselves are not options; a restart compares only whether they are there).
+    pub has_authenticate: bool,
+    pub has_authorize_room: bool,
 }
 
 impl Default for HubConfig {
@@ -112,6 +152,14 @@ impl Default for HubConfig {
             max_queued_packets: 16_384,
             transports: Transports::Both,
             unref: false,
+            allowed_origins: OriginPolicy::SameHostOrLocal,
+            secret: Secrets::default(),
+            auth_timeout_ms: 5000,
+            rate_limit: RateLimitConfig::default(),
+            trust_proxy: false,
+            max_binary_attachments: 10,
+            has_authenticate: false,
+            has_authorize_room: false,
         }
     }
 }
@@ -130,6 +178,22 @@ const KNOWN: &[&str] = &[
     "maxQueuedPackets",
     "transports",
     "unref",
+    "allowedOrigins",
+    "secret",
+    "authTimeoutMs",
+    "rateLimit",
+    "trustProxy",
+    "maxBinaryAttachments",
+];
+
+/// Keys of `rateLimit`.
+const RATE_LIMIT_KEYS: &[&str] = &[
+    "packetsPerSecond",
+    "burst",
+    "disconnectAfter",
+    "connectionsPerSecondPerIp",
+    "connectionBurstPerIp",
+    "maxConnectionsPerIp",
 ];
 
 impl HubConfig {
@@ -258,6 +322,58 @@ impl HubConfig {
         if let Some(v) = opts.bool("unref")? {
             cfg.unref = v;
         }
+        if let Some(v) = opts.get("allowedOrigins") {
+            cfg.allowed_origins = parse_allowed_origins(v)?;
+        }
+        if let Some(v) = opts.get("secret") {
+            cfg.secret = parse_secret(v)?;
+        }
+        if let Some(v) = opts.int("authTimeoutMs", 1, 600_000)? {
+            cfg.auth_timeout_ms = v;
+        }
+        match opts.get("rateLimit") {
+            None => {}
+            Some(Value::Bool(false)) => {
+                cfg.rate_limit = RateLimitConfig {
+                    packets_per_second: 0,
+                    burst: 0,
+                    disconnect_after: 0,
+                    connections_per_second_per_ip: 0,
+                    connection_burst_per_ip: 0,
+                    max_connections_per_ip: 0,
+                }
+            }
+            Some(Value::Object(o)) => {
+                let r = Opts(o, "rateLimit.");
+                r.only(RATE_LIMIT_KEYS)?;
+                let rl = &mut cfg.rate_limit;
+                let fields: [(&str, &mut u32); 6] = [
+                    ("packetsPerSecond", &mut rl.packets_per_second),
+                    ("burst", &mut rl.burst),
+                    ("disconnectAfter", &mut rl.disconnect_after),
+                    (
+                        "connectionsPerSecondPerIp",
+                        &mut rl.connections_per_second_per_ip,
+                    ),
+                    ("connectionBurstPerIp", &mut rl.connection_burst_per_ip),
+                    ("maxConnectionsPerIp", &mut rl.max_connections_per_ip),
+                ];
+                for (key, field) in fields {
+                    if let Some(v) = r.int(key, 0, 1_000_000)? {
+                        *field = v as u32;
+                    }
+                }
+            }
+            Some(v) => {
+                return Err(opts.fail("rateLimit", "an object or false", v));
+            }
+        }
+        if let Some(v) = opts.bool("trustProxy")? {
+            cfg.trust_proxy = v;
+        }
+        if let Some(v) = opts.int("maxBinaryAttachments", 0, 10_000)? {
+            cfg.max_binary_attachments = v as usize;
+        }
         Ok(cfg)
     }
 
@@ -297,6 +413,29 @@ impl HubConfig {
         );
         check("transports", self.transports == other.transports);
         check("unref", self.unref == other.unref);
+        check(
+            "allowedOrigins",
+            self.allowed_origins == other.allowed_origins,
+        );
+        check("secret", self.secret == other.secret);
+        check(
+            "authTimeoutMs",
+            self.auth_timeout_ms == other.auth_timeout_ms,
+        );
+        check("rateLimit", self.rate_limit == other.rate_limit);
+        check("trustProxy", self.trust_proxy == other.trust_proxy);
+        check(
+            "maxBinaryAttachments",
+            self.max_binary_attachments == other.max_binary_attachments,
+        );
+        check(
+            "authenticate",
+            self.has_authenticate == other.has_authenticate,
+        );
+        check(
+            "authorizeRoom",
+            self.has_authorize_room == other.has_authorize_room,
+        );
         diff
     }
 
@@ -312,6 +451,66 @@ impl HubConfig {
         } else {
             format!("http://{host}:{port}")
         }
+    }
+}
+
+/// `allowedOrigins`: `'*'`, or a non-empty array of origins (`'https://app.example.com'`).
+fn parse_allowed_origins(v: &Value) -> HubResult<OriginPolicy> {
+    const EXPECTED: &str =
+        "'*' or an array of origins such as 'https://admin.example.com' or 'http://localhost:3000'";
+    match v {
+        Value::String(s) if s == "*" => Ok(OriginPolicy::Any),
+        Value::Array(list) if !list.is_empty() => {
+            let mut out = Vec::with_capacity(list.len());
+            for (i, item) in list.iter().enumerate() {
+                let origin = item
+                    .as_str()
+                    .and_then(|s| if s == "*" { None } else { parse_origin(s) })
+                    .ok_or_else(|| {
+                        HubError::options(format!(
+                            "allowedOrigins[{i}]: expected an origin (scheme://host[:port], no \
+                             path), got {}",
+                            describe(item)
+                        ))
+                    })?;
+                out.push(origin.normalized());
+            }
+            Ok(OriginPolicy::List(out))
+        }
+        other => Err(HubError::options(format!(
+            "allowedOrigins: expected {EXPECTED}, got {}",
+            describe(other)
+        ))),
+    }
+}
+
+/// `secret`: a string of at least 32 bytes, or a non-empty array of them (the first signs).
+fn parse_secret(v: &Value) -> HubResult<Secrets> {
+    let one = |s: &Value, name: &str| -> HubResult<Vec<u8>> {
+        match s {
+            Value::String(s) if s.len() >= MIN_SECRET_LEN => Ok(s.as_bytes().to_vec()),
+            Value::String(s) => Err(HubError::options(format!(
+                "{name}: expected a string of at least {MIN_SECRET_LEN} bytes (e.g. \
+                 `openssl rand -base64 32`), got one of {} bytes",
+                s.len()
+            ))),
+            other => Err(HubError::options(format!(
+                "{name}: expected a string of at least {MIN_SECRET_LEN} bytes, got {}",
+                describe(other)
+            ))),
+        }
+    };
+    match v {
+        Value::Array(list) if !list.is_empty() && list.len() <= 16 => list
+            .iter()
+            .enumerate()
+            .map(|(i, s)| one(s, &format!("secret[{i}]")))
+            .collect::<HubResult<Vec<_>>>()
+            .map(Secrets),
+        Value::Array(_) => Err(HubError::options(
+            "secret: expected a string or an array of 1-16 strings, got an empty or longer array",
+        )),
+        other => one(other, "secret").map(|k| Secrets(vec![k])),
     }
 }
 
@@ -469,6 +668,121 @@ mod tests {
         assert!(e.message.starts_with("path:"), "{e}");
         let e = parse(json!(5)).unwrap_err();
         assert!(e.message.starts_with("options: expected an object"), "{e}");
+    }
+
+    #[test]
+    fn security_options() {
+        let c = HubConfig::from_json(None).unwrap();
+        assert_eq!(c.allowed_origins, OriginPolicy::SameHostOrLocal);
+        assert!(c.secret.is_empty());
+        assert_eq!(c.auth_timeout_ms, 5000);
+        assert_eq!(c.rate_limit, RateLimitConfig::default());
+        assert!(!c.trust_proxy);
+        assert_eq!(c.max_binary_attachments, 10);
+        let c = parse(json!({
+            "allowedOrigins": ["HTTPS://Admin.example.com:443", "http://localhost:3000"],
+            "secret": ["a".repeat(32), "b".repeat(40)],
+            "rateLimit": { "packetsPerSecond": 0, "burst": 5 },
+            "trustProxy": true,
+        }))
+        .unwrap();
+        assert_eq!(
+            c.allowed_origins,
+            OriginPolicy::List(vec![
+                "https://admin.example.com".into(),
+                "http://localhost:3000".into()
+            ])
+        );
+        assert_eq!(c.secret.signing(), Some("a".repeat(32).as_bytes()));
+        assert_eq!(c.rate_limit.packets_per_second, 0);
+        assert_eq!(c.rate_limit.burst, 5);
+        assert_eq!(c.rate_limit.connections_per_second_per_ip, 20);
+        assert_eq!(
+            parse(json!({ "allowedOrigins": "*" }))
+                .unwrap()
+                .allowed_origins,
+            OriginPolicy::Any
+        );
+        assert_eq!(
+            parse(json!({ "rateLimit": false }))
+                .unwrap()
+                .rate_limit
+                .max_connections_per_ip,
+            0
+        );
+        assert!(
+            !format!("{:?}", parse(json!({ "secret": "s".repeat(32) })).unwrap()).contains("ssss")
+        );
+        for (bad, prefix) in [
+            (json!({ "secret": "short" }), "secret:"),
+            (json!({ "secret": [] }), "secret:"),
+            (json!({ "secret": ["a".repeat(32), 5] }), "secret[1]:"),
+            (json!({ "allowedOrigins": [] }), "allowedOrigins:"),
+            (json!({ "allowedOrigins": ["*"] }), "allowedOrigins[0]:"),
+            (
+                json!({ "allowedOrigins": ["https://a/b"] }),
+                "allowedOrigins[0]:",
+            ),
+            (json!({ "rateLimit": { "burst": -1 } }), "rateLimit.burst:"),
+            (
+                json!({ "rateLimit": { "nope": 1 } }),
+                "unknown option 'rateLimit.nope'",
+            ),
+            (json!({ "rateLimit": 5 }), "rateLimit:"),
+            (json!({ "authTimeoutMs": 0 }), "authTimeoutMs:"),
+            (
+                json!({ "maxBinaryAttachments": 1.5 }),
+                "maxBinaryAttachments:",
+            ),
+        ] {
+            let e = parse(bad.clone()).unwrap_err();
+            assert!(e.message.starts_with(prefix), "{bad}: {e}");
+        }
+    }
+
+    /// Any JSON value: options parsing either succeeds or names what was wrong; never panics.
+    fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<f64>().prop_map(|f| json!(f)),
+            any::<i64>().prop_map(|i| json!(i)),
+            ".{0,20}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        Just("port".to_string()),
+                        Just("secret".to_string()),
+                        Just("allowedOrigins".to_string()),
+                        Just("rateLimit".to_string()),
+                        Just("burst".to_string()),
+                        Just("batch".to_string()),
+                        Just("maxSize".to_string()),
+                        Just("transports".to_string()),
+                        ".{0,8}",
+                    ],
+                    inner,
+                    0..6
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+
+        #[test]
+        fn parsing_never_panics_and_errors_are_invalid_options(v in any_json()) {
+            if let Err(e) = HubConfig::from_json(Some(&v)) {
+                proptest::prop_assert_eq!(e.code, crate::error::ErrorCode::InvalidOptions);
+                proptest::prop_assert!(!e.message.is_empty());
+            }
+        }
     }
 
     #[test]

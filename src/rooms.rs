@@ -2,22 +2,34 @@
 //! `leave:room` with acks, `heartbeat` -> `pong`, `presence:set`, `recover` (replay of what a
 //! client missed, from [`crate::history`]), and the `presence:*` events to the other members of
 //! a room. Presence bookkeeping itself lives in [`crate::presence`].
+//! Also the security gates of a socket: the connect middleware that authenticates it
+//! ([`admit`]), the per-socket packet rate limit, and room permissions.
 
-use std::convert::Infallible;
+use std::collections::HashMap;
 use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
+use parking_lot::Mutex;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use socketioxide::extract::{AckSender, SocketRef, State, TryData};
 use socketioxide::socket::DisconnectReason;
+use tokio::sync::oneshot;
 
+use crate::auth::{self, Hooks};
 use crate::batch::Target;
 use crate::clock::now_ms;
+use crate::glob::any_matches;
 use crate::history::{Replay, Streams};
 use crate::options::HubConfig;
 use crate::presence::{JoinError, Membership, Presence};
+use crate::ratelimit::{IpLimiter, PacketLimiter, Verdict};
+use crate::server::ClientAddr;
 use crate::stats::Stats;
+use crate::token::{self, Identity};
 use crate::validate::check_room;
 
 /// What the socket handlers share: handed to socketioxide as its state.
@@ -28,6 +40,63 @@ pub struct Ctx {
     /// Sequence numbers and history per target (the dispatcher writes, `recover` reads).
     pub streams: Arc<parking_lot::Mutex<Streams>>,
     pub epoch: Arc<str>,
+    pub hooks: Hooks,
+    /// Per-socket security state, by socket id. A `parking_lot::Mutex` because every use is a
+    /// short lookup that never awaits.
+    pub guards: Mutex<HashMap<String, Guard>>,
+    /// Per-address limits, shared with the HTTP gate (which refuses handshakes with 429).
+    pub ips: Arc<Mutex<IpLimiter>>,
+}
+
+/// One socket's security state.
+pub struct Guard {
+    /// The client address (for the per-address open-connection count).
+    ip: Option<IpAddr>,
+    /// Room patterns of its identity; `None`: any room.
+    rooms: Option<Vec<String>>,
+    limiter: PacketLimiter,
+    /// Completion of the socket's last sequenced request: with an async `authorizeRoom`, a
+    /// join waits for JS, and the requests after it wait for the join (packet order holds).
+    lane: Option<oneshot::Receiver<()>>,
+    /// Sequenced requests not finished yet (bounded, so a client cannot queue without end).
+    in_flight: u32,
+    since_ms: u64,
+    /// Set by the connect handler: the connect went through. A client that leaves while
+    /// `authenticate` runs makes socketioxide drop the connect silently (no disconnect
+    /// handler), so [`admit`] checks this a little later and removes what it registered.
+    connected: bool,
+}
+
+/// How long after [`admit`] a socket must have finished connecting.
+const CONNECT_GRACE: Duration = Duration::from_secs(5);
+
+/// Most sequenced requests one socket may have in flight.
+const MAX_IN_FLIGHT: u32 = 64;
+
+impl Ctx {
+    /// Drops a socket's security state and its place in the per-address count.
+    pub fn forget(&self, sid: &str) {
+        let guard = self.guards.lock().remove(sid);
+        if let Some(ip) = guard.and_then(|g| g.ip) {
+            self.ips.lock().closed(ip);
+        }
+    }
+
+    /// Forgets guards of sockets that never finished connecting (no disconnect handler runs
+    /// for them): those not in `live` and older than `min_age_ms`.
+    pub fn forget_orphans(&self, live: &std::collections::HashSet<String>, min_age_ms: u64) {
+        let cutoff = now_ms().saturating_sub(min_age_ms);
+        let orphans: Vec<String> = self
+            .guards
+            .lock()
+            .iter()
+            .filter(|(sid, g)| !live.contains(*sid) && g.since_ms < cutoff)
+            .map(|(sid, _)| sid.clone())
+            .collect();
+        for sid in orphans {
+            self.forget(&sid);
+        }
+    }
 }
 
 pub type SharedCtx = Arc<Ctx>;
@@ -242,14 +311,101 @@ pub fn recover_answer(
     (out, hits, misses, replayed)
 }
 
+/// The connect error every refused connection gets: `unauthorized`, and nothing else (the
+/// reason is never told to the client).
+#[derive(Debug)]
+pub struct Unauthorized;
+
+impl std::fmt::Display for Unauthorized {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("unauthorized")
+    }
+}
+
+impl std::error::Error for Unauthorized {}
+
+/// Connect middleware, the first to run: decides who the socket is (token, `authenticate`, or
+/// anonymous; rules in [`crate::auth`]) and refuses it with `unauthorized` otherwise. The
+/// socket's guard (identity patterns, rate limiter, address) is created here.
+pub async fn admit(
+    s: SocketRef,
+    TryData(auth): TryData<Value>,
+    State(ctx): State<SharedCtx>,
+) -> Result<(), Unauthorized> {
+    let auth = auth.unwrap_or(Value::Null);
+    let ip = s.req_parts().extensions.get::<ClientAddr>().map(|c| c.0);
+    let Some(identity) = identify(&ctx, &s, &auth, ip).await else {
+        Stats::add(&ctx.stats.auth_failures, 1);
+        return Err(Unauthorized);
+    };
+    let now = now_ms();
+    if let Some(ip) = ip {
+        ctx.ips.lock().opened(ip, now);
+    }
+    ctx.presence.add(s.id.as_str(), &identity.user_id, now);
+    ctx.guards.lock().insert(
+        s.id.to_string(),
+        Guard {
+            ip,
+            rooms: identity.rooms,
+            limiter: PacketLimiter::new(&ctx.cfg.rate_limit, now),
+            lane: None,
+            in_flight: 0,
+            since_ms: now,
+            connected: false,
+        },
+    );
+    let (ctx, sid) = (ctx.clone(), s.id.to_string());
+    tokio::spawn(async move {
+        tokio::time::sleep(CONNECT_GRACE).await;
+        let stillborn = ctx.guards.lock().get(&sid).is_some_and(|g| !g.connected);
+        if stillborn {
+            ctx.presence.remove(&sid);
+            ctx.forget(&sid);
+        }
+    });
+    Ok(())
+}
+
+async fn identify(ctx: &Ctx, s: &SocketRef, auth: &Value, ip: Option<IpAddr>) -> Option<Identity> {
+    let secret = &ctx.cfg.secret;
+    if !secret.is_empty() {
+        if let Some(t) = auth.get("token").and_then(Value::as_str) {
+            return token::verify(t, &secret.0, now_ms() / 1000).ok();
+        }
+    }
+    if let Some(hook) = &ctx.hooks.authenticate {
+        let parts = s.req_parts();
+        let address = ip.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
+        let handshake = auth::handshake_json(&parts.headers, parts.uri.query(), auth, &address);
+        let timeout = Duration::from_millis(ctx.cfg.auth_timeout_ms);
+        let result = auth::call(hook, "authenticate", handshake.to_string(), timeout).await?;
+        return match token::identity_from_json(&result) {
+            Ok(identity) => identity,
+            Err(e) => {
+                eprintln!("nself-realtime: authenticate resolved to a bad value ({e}); refused");
+                None
+            }
+        };
+    }
+    if !secret.is_empty() {
+        return None;
+    }
+    Some(Identity {
+        user_id: "anonymous".into(),
+        rooms: None,
+    })
+}
+
 /// Connect middleware: registers the protocol handlers and the presence entry of a new socket.
 /// It runs before socketioxide sends the CONNECT packet; the connect handler proper runs after
 /// it, on its own task, so a client's first request could otherwise arrive before its handler
 /// exists and be dropped (seen under load as a `join:room` that was never acknowledged).
 /// A middleware that refuses connections (authentication) must run before this one.
-pub async fn register(s: SocketRef, State(ctx): State<SharedCtx>) -> Result<(), Infallible> {
-    let sid = s.id.to_string();
-    ctx.presence.add(&sid, "anonymous", now_ms());
+pub async fn register(
+    s: SocketRef,
+    State(ctx): State<SharedCtx>,
+) -> Result<(), std::convert::Infallible> {
     Stats::add(&ctx.stats.connections_total, 1);
     s.on("join:room", on_join);
     s.on("leave:room", on_leave);
@@ -261,13 +417,53 @@ pub async fn register(s: SocketRef, State(ctx): State<SharedCtx>) -> Result<(), 
     Ok(())
 }
 
-/// The connect handler: everything a new socket needs was set up by [`register`].
-pub async fn on_connect() {}
+/// The connect handler (runs once CONNECT went out): everything a new socket needs was set up
+/// by [`admit`] and [`register`]; this marks the connect as done.
+pub async fn on_connect(s: SocketRef, State(ctx): State<SharedCtx>) {
+    if let Some(g) = ctx.guards.lock().get_mut(s.id.as_str()) {
+        g.connected = true;
+    }
+}
 
-/// Counts a client packet and moves the socket's `lastSeen`.
-fn seen(ctx: &Ctx, s: &SocketRef) {
+/// Counts a client packet, moves the socket's `lastSeen` and applies its rate limit: `false`
+/// when the packet is to be dropped (no ack; one `error` per run of drops; a socket that keeps
+/// flooding is disconnected).
+fn seen(ctx: &Ctx, s: &SocketRef) -> bool {
     Stats::add(&ctx.stats.client_packets, 1);
-    ctx.presence.touch(s.id.as_str(), now_ms());
+    let now = now_ms();
+    ctx.presence.touch(s.id.as_str(), now);
+    let verdict = ctx
+        .guards
+        .lock()
+        .get_mut(s.id.as_str())
+        .map_or(Verdict::Allow, |g| g.limiter.check(now));
+    match verdict {
+        Verdict::Allow => true,
+        Verdict::Drop { notify } => {
+            Stats::add(&ctx.stats.packets_rate_limited, 1);
+            if notify {
+                let rl = &ctx.cfg.rate_limit;
+                s.emit(
+                    "error",
+                    &json!({
+                        "code": "RATE_LIMITED",
+                        "message": format!(
+                            "more than {} packets a second (burst {}): packets are dropped",
+                            rl.packets_per_second, rl.burst
+                        ),
+                    }),
+                )
+                .ok();
+            }
+            false
+        }
+        Verdict::Disconnect => {
+            Stats::add(&ctx.stats.packets_rate_limited, 1);
+            Stats::add(&ctx.stats.sockets_rate_limited, 1);
+            s.clone().disconnect().ok();
+            false
+        }
+    }
 }
 
 fn refuse(ctx: &Ctx, s: &SocketRef, ack: AckSender, refusal: Refusal) {
@@ -333,40 +529,57 @@ fn on_recover(
     data: TryData<Value>,
     ack: AckSender,
     State(ctx): State<SharedCtx>,
-) -> impl Future<Output = ()> + Send + 'static {
-    seen(&ctx, &s);
-    // In the synchronous part, so after this socket's earlier joins (its rooms after a
-    // reconnect): the replay reads the history as it is now, and the client drops the events
-    // it then also receives live (same seq).
-    let max_streams = ctx.cfg.max_rooms_per_socket + 1;
-    match parse_recover_request(&payload(data), max_streams) {
-        Err(refusal) => refuse(&ctx, &s, ack, refusal),
-        Ok(req) => {
-            let sid = s.id.to_string();
-            let (text, hits, misses, replayed) = recover_answer(
-                &req,
-                &ctx.epoch,
-                &mut ctx.streams.lock(),
-                |room| ctx.presence.is_member(&sid, room),
-                now_ms(),
-            );
-            Stats::add(&ctx.stats.recoveries, hits);
-            Stats::add(&ctx.stats.recovery_misses, misses);
-            Stats::add(&ctx.stats.events_replayed, replayed);
-            if req.gap {
-                ctx.presence.add_missed(&sid, replayed);
-            }
-            match RawValue::from_string(text) {
-                Ok(raw) => {
-                    ack.send(&*raw).ok();
-                }
-                Err(e) => {
-                    eprintln!("nself-realtime: internal error: a recover answer was not JSON ({e})")
-                }
-            }
-        }
+) -> Job {
+    if !seen(&ctx, &s) {
+        return done();
     }
-    async {}
+    let max_streams = ctx.cfg.max_rooms_per_socket + 1;
+    let req = match parse_recover_request(&payload(data), max_streams) {
+        Ok(req) => req,
+        Err(refusal) => {
+            refuse(&ctx, &s, ack, refusal);
+            return done();
+        }
+    };
+    // After this socket's earlier joins (its rooms, after a reconnect): synchronously, or in
+    // the socket's lane when joins wait for `authorizeRoom`. The replay reads the history as it
+    // is then; the client drops the events it also receives live (same seq).
+    if ctx.hooks.authorize_room.is_none() {
+        answer_recover(&ctx, &s, ack, &req);
+        return done();
+    }
+    sequenced(ctx.clone(), s.clone(), ack, move |ctx, s, ack| async move {
+        answer_recover(&ctx, &s, ack, &req);
+    })
+}
+
+fn answer_recover(ctx: &Ctx, s: &SocketRef, ack: AckSender, req: &RecoverRequest) {
+    let sid = s.id.to_string();
+    let (text, hits, misses, replayed) = recover_answer(
+        req,
+        &ctx.epoch,
+        &mut ctx.streams.lock(),
+        |room| ctx.presence.is_member(&sid, room),
+        now_ms(),
+    );
+    Stats::add(&ctx.stats.recoveries, hits);
+    Stats::add(&ctx.stats.recovery_misses, misses);
+    Stats::add(&ctx.stats.events_replayed, replayed);
+    if req.gap {
+        ctx.presence.add_missed(&sid, replayed);
+    }
+    match RawValue::from_string(text) {
+        Ok(raw) => {
+            ack.send(&*raw).ok();
+        }
+        Err(e) => eprintln!("nself-realtime: internal error: a recover answer was not JSON ({e})"),
+    }
+}
+
+type Job = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+fn done() -> Job {
+    Box::pin(std::future::ready(()))
 }
 
 fn on_join(
@@ -374,50 +587,155 @@ fn on_join(
     data: TryData<Value>,
     ack: AckSender,
     State(ctx): State<SharedCtx>,
-) -> impl Future<Output = ()> + Send + 'static {
-    seen(&ctx, &s);
-    let mut joined = Vec::new();
-    match parse_room_request(&payload(data)) {
-        Err(refusal) => refuse(&ctx, &s, ack, refusal),
-        Ok(room) => match ctx
-            .presence
-            .join(s.id.as_str(), &room, ctx.cfg.max_rooms_per_socket)
-        {
-            Ok(newly) => {
-                if newly {
-                    s.join(room.clone());
-                    joined.push(room.clone());
-                }
-                let members = members_json(&ctx, &room);
-                // Where the room's stream stands: the client's starting point for recovery.
-                let seq = ctx
-                    .streams
-                    .lock()
-                    .last_seq(&Target::Room(room.as_str().into()));
-                ack.send(&json!({
-                    "ok": true,
-                    "room": room,
-                    "members": members,
-                    "seq": seq,
-                    "epoch": &*ctx.epoch,
-                }))
-                .ok();
-            }
-            Err(JoinError::TooManyRooms { max }) => refuse(
-                &ctx,
-                &s,
-                ack,
-                Refusal::new(
-                    "TOO_MANY_ROOMS",
-                    format!("this socket is already in {max} room(s), the maxRoomsPerSocket limit"),
-                ),
+) -> Job {
+    if !seen(&ctx, &s) {
+        return done();
+    }
+    let room = match parse_room_request(&payload(data)) {
+        Ok(room) => room,
+        Err(refusal) => {
+            refuse(&ctx, &s, ack, refusal);
+            return done();
+        }
+    };
+    if !patterns_allow(&ctx, &s, &room) {
+        forbid(&ctx, &s, ack, &room);
+        return done();
+    }
+    let Some(hook) = ctx.hooks.authorize_room.clone() else {
+        return Box::pin(apply_join(&ctx, &s, ack, room));
+    };
+    // `authorizeRoom` answers asynchronously: the join waits for it in the socket's lane, and
+    // so do the socket's later joins and leaves.
+    sequenced(ctx.clone(), s.clone(), ack, move |ctx, s, ack| async move {
+        let user = user_of(&ctx, &s);
+        let arg = json!([user, room]).to_string();
+        let timeout = Duration::from_millis(ctx.cfg.auth_timeout_ms);
+        let allowed = auth::call(&hook, "authorizeRoom", arg, timeout).await;
+        if allowed == Some(Value::Bool(true)) {
+            apply_join(&ctx, &s, ack, room).await;
+        } else {
+            forbid(&ctx, &s, ack, &room);
+        }
+    })
+}
+
+/// Whether the room matches the socket's identity patterns (always, when it has none).
+fn patterns_allow(ctx: &Ctx, s: &SocketRef, room: &str) -> bool {
+    ctx.guards
+        .lock()
+        .get(s.id.as_str())
+        .is_none_or(|g| g.rooms.as_deref().is_none_or(|p| any_matches(p, room)))
+}
+
+fn forbid(ctx: &Ctx, s: &SocketRef, ack: AckSender, room: &str) {
+    Stats::add(&ctx.stats.joins_forbidden, 1);
+    refuse(
+        ctx,
+        s,
+        ack,
+        Refusal::new("FORBIDDEN", format!("not allowed to join room {room:?}")),
+    );
+}
+
+fn user_of(ctx: &Ctx, s: &SocketRef) -> String {
+    ctx.presence
+        .user_of(s.id.as_str())
+        .map_or_else(|| "anonymous".to_string(), |u| u.to_string())
+}
+
+/// Runs `job` after the socket's earlier sequenced requests, and before its later ones. The
+/// caller's part before this (parsing, the rate limit) is synchronous, in packet order.
+fn sequenced<F, Fut>(ctx: SharedCtx, s: SocketRef, ack: AckSender, job: F) -> Job
+where
+    F: FnOnce(SharedCtx, SocketRef, AckSender) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = oneshot::channel::<()>();
+    let prev = {
+        let mut guards = ctx.guards.lock();
+        let Some(g) = guards.get_mut(s.id.as_str()) else {
+            return done();
+        };
+        if g.in_flight >= MAX_IN_FLIGHT {
+            None
+        } else {
+            g.in_flight += 1;
+            Some(g.lane.replace(rx))
+        }
+    };
+    let Some(prev) = prev else {
+        refuse(
+            &ctx,
+            &s,
+            ack,
+            Refusal::new(
+                "RATE_LIMITED",
+                format!("more than {MAX_IN_FLIGHT} room requests waiting for authorizeRoom"),
             ),
-            Err(JoinError::UnknownSocket) => {}
-        },
+        );
+        return done();
+    };
+    Box::pin(async move {
+        if let Some(prev) = prev {
+            // An error only means the earlier request's task is gone: go on.
+            prev.await.ok();
+        }
+        let sid = s.id.to_string();
+        job(ctx.clone(), s, ack).await;
+        if let Some(g) = ctx.guards.lock().get_mut(&sid) {
+            g.in_flight = g.in_flight.saturating_sub(1);
+        }
+        tx.send(()).ok();
+    })
+}
+
+/// Joins a room (the checks passed), acks, and tells the other members.
+fn apply_join(
+    ctx: &Ctx,
+    s: &SocketRef,
+    ack: AckSender,
+    room: String,
+) -> impl Future<Output = ()> + Send + 'static {
+    let mut joined = Vec::new();
+    match ctx
+        .presence
+        .join(s.id.as_str(), &room, ctx.cfg.max_rooms_per_socket)
+    {
+        Ok(newly) => {
+            if newly {
+                s.join(room.clone());
+                joined.push(room.clone());
+            }
+            let members = members_json(ctx, &room);
+            // Where the room's stream stands: the client's starting point for recovery.
+            let seq = ctx
+                .streams
+                .lock()
+                .last_seq(&Target::Room(room.as_str().into()));
+            ack.send(&json!({
+                "ok": true,
+                "room": room,
+                "members": members,
+                "seq": seq,
+                "epoch": &*ctx.epoch,
+            }))
+            .ok();
+        }
+        Err(JoinError::TooManyRooms { max }) => refuse(
+            ctx,
+            s,
+            ack,
+            Refusal::new(
+                "TOO_MANY_ROOMS",
+                format!("this socket is already in {max} room(s), the maxRoomsPerSocket limit"),
+            ),
+        ),
+        Err(JoinError::UnknownSocket) => {}
     }
     // Members already there learn the newcomer's state with its arrival.
-    let who = Who::of(&ctx, &s);
-    notify(s, "presence:join", joined, who)
+    let who = Who::of(ctx, s);
+    notify(s.clone(), "presence:join", joined, who)
 }
 
 /// The members of a room for the join ack, so that a newcomer knows who is there
@@ -443,32 +761,48 @@ fn on_leave(
     data: TryData<Value>,
     ack: AckSender,
     State(ctx): State<SharedCtx>,
-) -> impl Future<Output = ()> + Send + 'static {
-    seen(&ctx, &s);
-    let mut left = Vec::new();
-    match parse_room_request(&payload(data)) {
-        Err(refusal) => refuse(&ctx, &s, ack, refusal),
-        Ok(room) => {
-            if ctx.presence.leave(s.id.as_str(), &room) {
-                s.leave(room.clone());
-                left.push(room.clone());
-            }
-            ack.send(&json!({ "ok": true, "room": room })).ok();
-        }
+) -> Job {
+    if !seen(&ctx, &s) {
+        return done();
     }
-    let who = Who {
-        state: None,
-        ..Who::of(&ctx, &s)
+    let room = match parse_room_request(&payload(data)) {
+        Ok(room) => room,
+        Err(refusal) => {
+            refuse(&ctx, &s, ack, refusal);
+            return done();
+        }
     };
-    notify(s, "presence:leave", left, who)
+    if ctx.hooks.authorize_room.is_none() {
+        return Box::pin(apply_leave(&ctx, &s, ack, room));
+    }
+    sequenced(ctx.clone(), s.clone(), ack, move |ctx, s, ack| async move {
+        apply_leave(&ctx, &s, ack, room).await;
+    })
 }
 
-fn on_heartbeat(
-    s: SocketRef,
+fn apply_leave(
+    ctx: &Ctx,
+    s: &SocketRef,
     ack: AckSender,
-    State(ctx): State<SharedCtx>,
+    room: String,
 ) -> impl Future<Output = ()> + Send + 'static {
-    seen(&ctx, &s);
+    let mut left = Vec::new();
+    if ctx.presence.leave(s.id.as_str(), &room) {
+        s.leave(room.clone());
+        left.push(room.clone());
+    }
+    ack.send(&json!({ "ok": true, "room": room })).ok();
+    let who = Who {
+        state: None,
+        ..Who::of(ctx, s)
+    };
+    notify(s.clone(), "presence:leave", left, who)
+}
+
+fn on_heartbeat(s: SocketRef, ack: AckSender, State(ctx): State<SharedCtx>) -> Job {
+    if !seen(&ctx, &s) {
+        return done();
+    }
     // The heads of this socket's streams: a client that missed the last events of a stream
     // (its queue overflowed and nothing came after) learns it here and recovers them.
     let mut seq = serde_json::Map::new();
@@ -487,7 +821,7 @@ fn on_heartbeat(
     });
     ack.send(&body).ok();
     s.emit("pong", &body).ok();
-    std::future::ready(())
+    done()
 }
 
 fn on_presence_set(
@@ -495,8 +829,10 @@ fn on_presence_set(
     data: TryData<Value>,
     ack: AckSender,
     State(ctx): State<SharedCtx>,
-) -> impl Future<Output = ()> + Send + 'static {
-    seen(&ctx, &s);
+) -> Job {
+    if !seen(&ctx, &s) {
+        return done();
+    }
     let mut rooms = Vec::new();
     match parse_presence_state(&payload(data)) {
         Err(refusal) => refuse(&ctx, &s, ack, refusal),
@@ -508,12 +844,12 @@ fn on_presence_set(
         }
     }
     let who = Who::of(&ctx, &s);
-    notify(s, "presence:update", rooms, who)
+    Box::pin(notify(s, "presence:update", rooms, who))
 }
 
-fn on_other(s: SocketRef, State(ctx): State<SharedCtx>) -> impl Future<Output = ()> + Send {
+fn on_other(s: SocketRef, State(ctx): State<SharedCtx>) -> Job {
     seen(&ctx, &s);
-    std::future::ready(())
+    done()
 }
 
 fn on_disconnect(
@@ -522,6 +858,7 @@ fn on_disconnect(
     State(ctx): State<SharedCtx>,
 ) -> impl Future<Output = ()> + Send + 'static {
     let socket_id = s.id.to_string();
+    ctx.forget(&socket_id);
     let (rooms, user_id) = match ctx.presence.remove(&socket_id) {
         Some(m) => (room_names(&m), m.user_id.to_string()),
         None => (Vec::new(), String::new()),

@@ -3,11 +3,17 @@
 //! handshakes while the hub stops and tracks pending long-polling requests, which is how `stop`
 //! knows that a polling client has drained its queue (engineioxide answers a poll at once when
 //! anything is queued, so a poll that stays pending means an empty queue).
+//!
+//! The gate is also the HTTP half of the hub's security: it derives each request's client
+//! address ([`ClientAddr`], `trustProxy`), refuses requests whose `Origin` is not allowed (403,
+//! WebSocket upgrades and polling alike), answers CORS preflights and adds CORS headers for
+//! allowed origins only, and refuses handshakes over the per-address limits (429).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -27,16 +33,63 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tokio_util::task::TaskTracker;
 
+use crate::clock::now_ms;
+use crate::origin::{self, OriginPolicy};
+use crate::ratelimit::{IpLimiter, IpRefusal};
+use crate::stats::Stats;
+
+/// The client address of a request, put into its extensions for the connect middleware (and
+/// the `address` of `authenticate`'s handshake).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
+
+/// The client address: the TCP peer, or with `trust_proxy` the last `X-Forwarded-For` entry
+/// (the address our proxy saw; entries before it are whatever the client claimed).
+pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trust_proxy: bool) -> IpAddr {
+    if !trust_proxy {
+        return peer;
+    }
+    forwarded_for
+        .and_then(|h| h.rsplit(',').next())
+        .map(str::trim)
+        .and_then(|last| {
+            last.parse::<IpAddr>()
+                .ok()
+                .or_else(|| last.parse::<SocketAddr>().ok().map(|a| a.ip()))
+        })
+        .unwrap_or(peer)
+}
+
 /// Shared by every clone of [`GateService`] and by the hub's stop sequence.
-#[derive(Default)]
 pub struct Gate {
     /// Set when the hub starts stopping: new handshakes get 503, existing sessions go on.
     closing: AtomicBool,
     /// Engine.IO sid -> when its currently pending long-poll began.
     polls: Mutex<HashMap<String, Instant>>,
+    origins: OriginPolicy,
+    trust_proxy: bool,
+    /// Shared with the socket handlers, which count open connections.
+    ips: Arc<Mutex<IpLimiter>>,
+    stats: Arc<Stats>,
 }
 
 impl Gate {
+    pub fn new(
+        origins: OriginPolicy,
+        trust_proxy: bool,
+        ips: Arc<Mutex<IpLimiter>>,
+        stats: Arc<Stats>,
+    ) -> Self {
+        Gate {
+            closing: AtomicBool::new(false),
+            polls: Mutex::new(HashMap::new()),
+            origins,
+            trust_proxy,
+            ips,
+            stats,
+        }
+    }
+
     pub fn close_handshakes(&self) {
         self.closing.store(true, Ordering::SeqCst);
     }
@@ -79,14 +132,39 @@ fn engine_query(req: &Request<Incoming>) -> (Option<&str>, Option<&str>) {
     (sid, transport)
 }
 
-/// The Socket.IO service behind the [`Gate`].
+/// The Socket.IO service behind the [`Gate`], one clone per TCP connection.
 #[derive(Clone)]
 pub struct GateService<S> {
     pub inner: S,
     pub gate: Arc<Gate>,
+    /// The TCP peer of this connection.
+    pub peer: Option<SocketAddr>,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+fn plain<B>(status: StatusCode, body: &'static str) -> Response<Either<B, Full<Bytes>>> {
+    let mut res = Response::new(Either::Right(Full::new(Bytes::from_static(
+        body.as_bytes(),
+    ))));
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    res
+}
+
+/// CORS headers for an allowed origin (never for others).
+fn cors(headers: &mut http::HeaderMap, origin: &http::HeaderValue) {
+    use http::header::*;
+    headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+    headers.insert(
+        ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        http::HeaderValue::from_static("true"),
+    );
+    headers.append(VARY, http::HeaderValue::from_static("Origin"));
+}
 
 impl<S, B> Service<Request<Incoming>> for GateService<S>
 where
@@ -98,18 +176,86 @@ where
     type Error = Infallible;
     type Future = BoxFuture<Result<Self::Response, Infallible>>;
 
-    fn call(&self, req: Request<Incoming>) -> Self::Future {
+    fn call(&self, mut req: Request<Incoming>) -> Self::Future {
+        let ready = |res| -> Self::Future { Box::pin(async move { Ok(res) }) };
+        let gate = &self.gate;
+        let ip = self.peer.map(|peer| {
+            let xff = req
+                .headers()
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok());
+            client_ip(peer.ip(), xff, gate.trust_proxy)
+        });
+        if let Some(ip) = ip {
+            req.extensions_mut().insert(ClientAddr(ip));
+        }
+        // Browsers send `Origin` on WebSocket upgrades and cross-origin requests: a page of
+        // another site gets nothing, so it cannot ride on the user's cookies.
+        let origin = req.headers().get(http::header::ORIGIN).cloned();
+        if let Some(o) = &origin {
+            let host = req
+                .headers()
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok());
+            let ok = o
+                .to_str()
+                .is_ok_and(|o| origin::allowed(&gate.origins, o, host));
+            if !ok {
+                Stats::add(&gate.stats.origin_refusals, 1);
+                return ready(plain(StatusCode::FORBIDDEN, "origin not allowed"));
+            }
+        }
+        if req.method() == http::Method::OPTIONS {
+            let mut res = plain(StatusCode::NO_CONTENT, "");
+            *res.body_mut() = Either::Right(Full::default());
+            let h = res.headers_mut();
+            if let Some(o) = &origin {
+                cors(h, o);
+                h.insert(
+                    http::header::ACCESS_CONTROL_ALLOW_METHODS,
+                    http::HeaderValue::from_static("GET, POST, OPTIONS"),
+                );
+                let asked = req
+                    .headers()
+                    .get(http::header::ACCESS_CONTROL_REQUEST_HEADERS)
+                    .cloned()
+                    .unwrap_or(http::HeaderValue::from_static("content-type"));
+                h.insert(http::header::ACCESS_CONTROL_ALLOW_HEADERS, asked);
+                h.insert(
+                    http::header::ACCESS_CONTROL_MAX_AGE,
+                    http::HeaderValue::from_static("600"),
+                );
+            }
+            return ready(res);
+        }
         let (sid, transport) = engine_query(&req);
-        if sid.is_none() && self.gate.closing.load(Ordering::SeqCst) {
-            let res = Response::builder()
-                .status(StatusCode::SERVICE_UNAVAILABLE)
-                .header("retry-after", "1")
-                .body(Either::Right(Full::new(Bytes::from_static(
-                    b"nself-realtime hub is shutting down",
-                ))));
-            return Box::pin(async move {
-                Ok(res.unwrap_or_else(|_| Response::new(Either::Right(Full::default()))))
-            });
+        if sid.is_none() && gate.closing.load(Ordering::SeqCst) {
+            let mut res = plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "nself-realtime hub is shutting down",
+            );
+            res.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from_static("1"),
+            );
+            return ready(res);
+        }
+        if let (None, Some(ip)) = (sid, ip) {
+            if let Err(why) = gate.ips.lock().handshake(ip, now_ms()) {
+                Stats::add(&gate.stats.connections_rate_limited, 1);
+                let mut res = plain(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    match why {
+                        IpRefusal::TooManyNewConnections => "too many new connections",
+                        IpRefusal::TooManyOpenConnections => "too many open connections",
+                    },
+                );
+                res.headers_mut().insert(
+                    http::header::RETRY_AFTER,
+                    http::HeaderValue::from_static("1"),
+                );
+                return ready(res);
+            }
         }
         let guard = match (sid, transport, req.method()) {
             (Some(sid), Some("polling"), &http::Method::GET) => {
@@ -128,7 +274,15 @@ where
         Box::pin(async move {
             let res = fut.await;
             drop(guard);
-            res.map(|r| r.map(Either::Left))
+            res.map(|r| {
+                let mut r = r.map(Either::Left);
+                if let Some(o) = &origin {
+                    if r.status() != StatusCode::SWITCHING_PROTOCOLS {
+                        cors(r.headers_mut(), o);
+                    }
+                }
+                r
+            })
         })
     }
 }
@@ -197,20 +351,19 @@ impl AsyncWrite for KillableStream {
     }
 }
 
-/// Accepts connections until `shutdown`, serving each with `svc` (HTTP/1.1 with upgrades, for
-/// WebSocket). Connection tasks are tracked by `conns`; on `shutdown` each finishes its current
-/// request and closes; on `kill` every connection, upgraded ones included, is dropped.
-pub async fn serve<S, B>(
+/// Accepts connections until `shutdown`, serving each with `make_svc(peer)` (HTTP/1.1 with
+/// upgrades, for WebSocket). Connection tasks are tracked by `conns`; on `shutdown` each
+/// finishes its current request and closes; on `kill` every connection, upgraded ones
+/// included, is dropped.
+pub async fn serve<S, B, M>(
     listener: TcpListener,
-    svc: S,
+    make_svc: M,
     shutdown: CancellationToken,
     kill: CancellationToken,
     conns: TaskTracker,
 ) where
-    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
+    M: Fn(SocketAddr) -> S + Send + 'static,
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible> + Send + 'static,
     S::Future: Send + 'static,
     B: http_body::Body + Send + 'static,
     B::Data: Send,
@@ -221,8 +374,8 @@ pub async fn serve<S, B>(
             _ = shutdown.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) => {
                 // Out of file descriptors and the like: the next accept may work.
                 eprintln!("nself-realtime: accept failed: {e}");
@@ -232,7 +385,7 @@ pub async fn serve<S, B>(
         };
         stream.set_nodelay(true).ok();
         let stream = KillableStream::new(stream, &kill);
-        let svc = svc.clone();
+        let svc = make_svc(peer);
         let shutdown = shutdown.clone();
         conns.spawn(async move {
             let conn = http1::Builder::new()
@@ -248,5 +401,38 @@ pub async fn serve<S, B>(
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn the_client_address_comes_from_the_proxy_only_when_trusted() {
+        let peer: IpAddr = [127, 0, 0, 1].into();
+        let xff = Some("6.6.6.6, 203.0.113.7");
+        assert_eq!(client_ip(peer, xff, false), peer);
+        assert_eq!(client_ip(peer, xff, true), IpAddr::from([203, 0, 113, 7]));
+        assert_eq!(
+            client_ip(peer, Some("2001:db8::1"), true),
+            "2001:db8::1".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client_ip(peer, Some("203.0.113.7:5000"), true),
+            IpAddr::from([203, 0, 113, 7])
+        );
+        assert_eq!(client_ip(peer, Some("garbage"), true), peer);
+        assert_eq!(client_ip(peer, None, true), peer);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn client_ip_never_panics(h in ".{0,100}") {
+            let _ = client_ip([127, 0, 0, 1].into(), Some(&h), true);
+        }
     }
 }

@@ -29,6 +29,18 @@ pub struct Stats {
     /// `emitToSocket` acks received, and emits rejected after their retries.
     pub acks_received: AtomicU64,
     pub ack_timeouts: AtomicU64,
+    /// Client packets dropped by the per-socket rate limit.
+    pub packets_rate_limited: AtomicU64,
+    /// Sockets disconnected for flooding.
+    pub sockets_rate_limited: AtomicU64,
+    /// Connections refused as `unauthorized`.
+    pub auth_failures: AtomicU64,
+    /// Requests refused for their `Origin` (403).
+    pub origin_refusals: AtomicU64,
+    /// Handshakes refused by the per-address limits (429).
+    pub connections_rate_limited: AtomicU64,
+    /// Joins refused with `FORBIDDEN`.
+    pub joins_forbidden: AtomicU64,
 }
 
 impl Stats {

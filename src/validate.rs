@@ -193,6 +193,11 @@ fn is_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-')
 }
 
+/// A character allowed in room and event names: `[A-Za-z0-9_.:-]`.
+pub fn is_room_char(c: char) -> bool {
+    c.is_ascii() && is_name_byte(c as u8)
+}
+
 /// A short, readable rendering of a value for error messages.
 pub fn describe(v: &Value) -> String {
     match v {
@@ -641,5 +646,72 @@ mod tests {
             check_room("a/b").unwrap_err().message,
             "room: expected 1-128 characters [A-Za-z0-9_.:-], got \"a/b\""
         );
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn any_json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<f64>().prop_map(|f| json!(f)),
+                (-1000i64..1000).prop_map(|i| json!(i)),
+                ".{0,12}".prop_map(Value::String),
+                Just(json!(TS)),
+            ];
+            leaf.prop_recursive(3, 32, 8, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    proptest::collection::btree_map(
+                        prop_oneof![
+                            Just("service".to_string()),
+                            Just("status".to_string()),
+                            Just("timestamp".to_string()),
+                            Just("progress".to_string()),
+                            Just("step".to_string()),
+                            Just("stats".to_string()),
+                            Just("rows".to_string()),
+                            Just("fields".to_string()),
+                            Just("logs".to_string()),
+                            Just("line".to_string()),
+                            ".{0,6}",
+                        ],
+                        inner,
+                        0..8,
+                    )
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+            #[test]
+            fn every_event_rule_answers_without_panicking(v in any_json()) {
+                for kind in [
+                    EventKind::ServiceStatus, EventKind::BuildProgress, EventKind::DeployProgress,
+                    EventKind::LogStream, EventKind::DockerStats, EventKind::DbQueryResult,
+                ] {
+                    if let Err(e) = kind.validate(&v) {
+                        prop_assert!(e.message.contains(": expected"), "{}", e.message);
+                    }
+                }
+            }
+
+            #[test]
+            fn names_rooms_and_datetimes_never_panic(s in ".{0,140}") {
+                let _ = check_room(&s);
+                let _ = check_custom_event_name(&s);
+                let _ = is_iso_datetime(&s);
+            }
+
+            #[test]
+            fn valid_room_names_pass(s in "[A-Za-z0-9_.:-]{1,128}") {
+                prop_assert!(check_room(&s).is_ok());
+            }
+        }
     }
 }

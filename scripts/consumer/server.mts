@@ -1,5 +1,15 @@
 // ESM server code: the native hub API from `nself-realtime`, payload types from both entry points.
-import { emitServiceStatus, getStats, startHub, stopHub, type HubInfo, type HubStats } from 'nself-realtime'
+import {
+  createToken,
+  emitServiceStatus,
+  getStats,
+  startHub,
+  stopHub,
+  type AuthHandshake,
+  type AuthResult,
+  type HubInfo,
+  type HubStats,
+} from 'nself-realtime'
 import type { ServiceStatusEvent as RootServiceStatus } from 'nself-realtime'
 import { EventType, isServiceStatusEvent, type ServiceStatusEvent } from 'nself-realtime/events'
 
@@ -30,5 +40,27 @@ if (isServiceStatusEvent(candidate)) {
   const status: 'running' | 'stopped' | 'starting' | 'stopping' | 'unhealthy' = candidate.status
   void status
 }
+// Security options: functions typed, no `any`.
+await startHub({
+  secret: ['x'.repeat(32), 'y'.repeat(32)],
+  allowedOrigins: ['https://admin.example.com'],
+  rateLimit: { packetsPerSecond: 30, burst: 60, maxConnectionsPerIp: 100 },
+  trustProxy: true,
+  authenticate: async (handshake: AuthHandshake): Promise<AuthResult> => {
+    const session: string | undefined = handshake.cookies['session']
+    return session ? { userId: session, rooms: ['project-*'] } : null
+  },
+  authorizeRoom: (userId: string, room: string) => room.startsWith(`user-${userId}`),
+})
+await startHub({ rateLimit: false, allowedOrigins: '*' })
+// @ts-expect-error: authenticate must return an identity or null
+await startHub({ authenticate: () => 'alice' })
+// @ts-expect-error: origins are a list or '*'
+await startHub({ allowedOrigins: 'https://admin.example.com' })
+const token: string = createToken({ userId: 'u', rooms: ['project-*'], expiresIn: '15m' })
+// @ts-expect-error: expiresIn is required
+createToken({ userId: 'u' })
+const forbidden: number = stats.joinsForbidden
+
 await stopHub({ timeoutMs: 1000 })
-void [port, connections, wrong, type]
+void [port, connections, wrong, type, token, forbidden]
