@@ -185,3 +185,28 @@ test.serial('the app stops its hub and exits 0 on SIGTERM', async (t) => {
   await context.close()
   t.is(await dashboard.stop(), 0, dashboard.output())
 })
+
+test.serial('direct mode: with REALTIME_PUBLIC_URL the browser connects to the hub port itself (its origin allowed by default)', async (t) => {
+  const port = await freePort()
+  dashboard = await start({
+    port,
+    hubPort: dashboard.hubPort,
+    quiet: true,
+    env: { REALTIME_PUBLIC_URL: `http://127.0.0.1:${dashboard.hubPort}` },
+  })
+  context = await browser.newContext()
+  const page = await context.newPage()
+  const sockets = []
+  const requests = []
+  page.on('websocket', (ws) => sockets.push(ws.url()))
+  page.on('request', (r) => r.url().includes('EIO=4') && requests.push(r.url()))
+  page.on('pageerror', (e) => t.fail(`page error: ${e.message}`))
+  await page.goto(dashboard.url)
+  await badgeIs(page, 'connected', 15_000)
+  await page.locator('[data-testid="service-postgres"][data-status="running"]').waitFor({ timeout: 15_000 })
+  const hub = `127.0.0.1:${dashboard.hubPort}/api/ws/`
+  t.true(sockets.some((u) => u.includes(hub)), `a WebSocket to the hub port: ${sockets.join(', ')}`)
+  t.true(requests.every((u) => !u.startsWith(dashboard.url)), 'nothing went through the Next.js rewrite')
+  await context.close()
+  t.is(await dashboard.stop(), 0)
+})
