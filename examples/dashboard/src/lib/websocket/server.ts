@@ -33,7 +33,11 @@ function msFromEnv(name: string): number | undefined {
 const hubOptions = (): HubOptions => {
   const staleAfterMs = msFromEnv('REALTIME_STALE_AFTER_MS')
   const sweepIntervalMs = msFromEnv('REALTIME_SWEEP_INTERVAL_MS')
+  // Comma-separated page origins allowed to connect to the hub directly (default: its own host
+  // and localhost), e.g. `https://admin.example.com`.
+  const origins = process.env.REALTIME_ALLOWED_ORIGINS?.split(',').map((o) => o.trim()).filter(Boolean)
   return {
+    ...(origins?.length ? { allowedOrigins: origins } : {}),
     host: process.env.REALTIME_HOST ?? '127.0.0.1',
     port: realtimePort(),
     pingIntervalMs: msFromEnv('REALTIME_PING_INTERVAL_MS'),
