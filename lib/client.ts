@@ -164,7 +164,9 @@ export class WebSocketClient {
   /** Rooms to be in: joined again after every reconnect. */
   private readonly rooms = new Set<string>()
   /** Members each room's join ack listed, for `usePresence`. */
-  private readonly roomMembers = new Map<string, RoomMember[]>()
+  private readonly roomMembers = new Map<string, Map<string, RoomMember>>()
+  /** `getRoomMembers` arrays, built on demand: a presence event costs O(1), not a copy of the room. */
+  private readonly memberLists = new Map<string, RoomMember[]>()
   private readonly pendingJoins = new Map<string, PendingRoom[]>()
   /**
    * Per room, for each `join:room` in flight: the presence events heard since it was sent. The hub
@@ -361,6 +363,7 @@ export class WebSocketClient {
     if (!isValidRoomName(roomId)) return Promise.reject(invalidRoom(roomId))
     this.rooms.delete(roomId)
     this.roomMembers.delete(roomId)
+    this.memberLists.delete(roomId)
     this.lastSeq.delete(roomId)
     this.held.delete(roomId)
     this.settleJoins(roomId, new RealtimeClientError('ERR_ROOM_LEFT', `left ${roomId} before it was joined`))
@@ -383,7 +386,14 @@ export class WebSocketClient {
 
   /** The members of a room as its last join ack listed them (others' later changes come as presence:* events). */
   getRoomMembers(roomId: string): RoomMember[] {
-    return this.roomMembers.get(roomId) ?? []
+    let list = this.memberLists.get(roomId)
+    if (!list) {
+      const members = this.roomMembers.get(roomId)
+      if (!members) return []
+      list = [...members.values()]
+      this.memberLists.set(roomId, list)
+    }
+    return list
   }
 
   /** Sends `presence:set` ("who is viewing what"), now and after every reconnect. */
@@ -549,12 +559,16 @@ export class WebSocketClient {
             if (this.epoch === undefined) this.epoch = ack.epoch
             if (ack.epoch === this.epoch && !this.lastSeq.has(roomId) && !this.held.has(roomId)) this.lastSeq.set(roomId, ack.seq)
           }
-          this.roomMembers.set(roomId, heard.reduce(applyPresence, ack.members ?? []))
+          const members = new Map((ack.members ?? []).map((m) => [m.socketId, m] as const))
+          for (const h of heard) applyPresence(members, h)
+          this.roomMembers.set(roomId, members)
+          this.memberLists.delete(roomId)
           this.settleJoins(roomId)
         } else {
           // Refused (TOO_MANY_ROOMS, ...): not re-joined later either.
           this.rooms.delete(roomId)
           this.roomMembers.delete(roomId)
+          this.memberLists.delete(roomId)
           this.settleJoins(roomId, new RealtimeClientError(ack.error.code, ack.error.message))
         }
       },
@@ -751,7 +765,10 @@ export class WebSocketClient {
     const heard: PresenceHeard = { event, payload: p }
     for (const open of this.joinWindows.get(p.room) ?? []) open.push(heard)
     const members = this.roomMembers.get(p.room)
-    if (members) this.roomMembers.set(p.room, applyPresence(members, heard))
+    if (members) {
+      applyPresence(members, heard)
+      this.memberLists.delete(p.room)
+    }
   }
 
   private dispatch(type: string, envelope: Envelope): void {
@@ -802,18 +819,22 @@ interface PresenceHeard {
   payload: { room: string; socketId: string; userId?: unknown; state?: unknown }
 }
 
-/** A room's member list after one `presence:*` event (a new array; the old one is left as it was). */
-function applyPresence(members: RoomMember[], { event, payload: p }: PresenceHeard): RoomMember[] {
-  const rest = members.filter((m) => m.socketId !== p.socketId)
-  if (event === 'presence:leave') return rest
-  const known = members.find((m) => m.socketId === p.socketId)
+/** Applies one `presence:*` event to a room's members (in place; `getRoomMembers` makes new arrays). */
+function applyPresence(members: Map<string, RoomMember>, { event, payload: p }: PresenceHeard): void {
+  if (event === 'presence:leave') {
+    members.delete(p.socketId)
+    return
+  }
+  const known = members.get(p.socketId)
   const member: RoomMember = {
     socketId: p.socketId,
     userId: typeof p.userId === 'string' ? p.userId : (known?.userId ?? 'anonymous'),
   }
   const state = event === 'presence:update' ? (p.state as Record<string, unknown> | undefined) : known?.state
   if (state !== undefined) member.state = state
-  return [...rest, member]
+  // Re-inserted, so that the latest arrival comes last, as before.
+  members.delete(p.socketId)
+  members.set(p.socketId, member)
 }
 
 function invalidRoom(roomId: unknown): RealtimeClientError {
