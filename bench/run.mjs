@@ -9,6 +9,7 @@
 //   npm run bench -- --quick       (npm run bench:quick) tiny sizes, 1 repetition, < 2 min; what CI runs
 //   options: --reps N  --only fanout-1000,idle-1000  --peers socket.io,nself-realtime  --no-pin
 //            --no-hold (full run without the 10-minute hold)  --out-dir bench/results
+//            --duration MS (every emitting scenario)  --label NAME (result and chart file names)
 //
 // Each run: start the peer (pinned to CPU 0 with taskset), start the load generator (pinned to
 // CPU 1) with --wait-go, wait until its clients are connected and joined, then tell both to go;
@@ -45,6 +46,8 @@ const QUICK = flag('--quick')
 const REPS = Number(opt('--reps', QUICK ? 1 : 3))
 const ONLY = opt('--only', '').split(',').filter(Boolean)
 const PEER_NAMES = opt('--peers', 'socket.io,socketioxide,nself-realtime').split(',').filter(Boolean)
+const DURATION = opt('--duration', '') // ms, overrides every run scenario's duration
+const LABEL = opt('--label', '') // names the result files instead of quick/full
 const OUT_DIR = path.resolve(ROOT, opt('--out-dir', 'bench/results'))
 const CHART_DIR = path.join(ROOT, 'bench/charts')
 const CPUS = os.availableParallelism?.() ?? os.cpus().length
@@ -69,15 +72,15 @@ const dashboard = [
 
 function scenarios() {
   const q = QUICK
-  const d = q ? 1500 : 10_000
+  const d = DURATION ? Number(DURATION) : q ? 1000 : 10_000
   const list = [
-    { name: 'fanout-100', kind: 'run', clients: q ? 20 : 100, kinds: status(100), duration_ms: d, batch: true,
+    { name: 'fanout-100', kind: 'run', clients: 100, full: true, kinds: status(100), duration_ms: d, batch: true,
       what: 'fan-out to one room, service:status 100/s unbatched' },
     { name: 'fanout-1000', kind: 'run', clients: q ? 50 : 1000, kinds: status(100), duration_ms: d, batch: true,
       what: 'fan-out to one room, 100 unbatched events/s (latency target)' },
     { name: 'fanout-1000x400', kind: 'run', clients: q ? 50 : 1000, kinds: status(400), duration_ms: d, batch: true,
       what: 'fan-out to one room, 400 events/s = 400,000 deliveries/s at 1,000 clients (event-loop target)' },
-    { name: 'fanout-5000', kind: 'run', clients: q ? 100 : 5000, kinds: status(100), duration_ms: d, batch: true,
+    { name: 'fanout-5000', kind: 'run', clients: 5000, full: true, kinds: status(100), duration_ms: d, batch: true,
       what: 'fan-out to one room of 5,000, 100 events/s' },
     { name: 'dashboard-200', kind: 'run', clients: q ? 20 : 200, kinds: dashboard, duration_ms: d, batch: true,
       what: 'dashboard mix: status, build progress, logs 1,000 lines/s, docker stats 20 containers/s' },
@@ -213,7 +216,7 @@ async function runOne(sc, peerName) {
   let gen
   try {
     const listen = await peer.next('LISTEN', 30_000)
-    await sleep(300)
+    await sleep(100)
     const rss0 = procRss(peer.pid)
     const isIdle = sc.kind === 'idle'
     const duration = sc.kind === 'emitcost' ? 0 : sc.duration_ms
@@ -224,17 +227,16 @@ async function runOne(sc, peerName) {
       '--room', isIdle ? '' : 'bench',
       '--ramp-ms', String(sc.ramp_ms ?? Math.min(10_000, Math.max(200, clients * (QUICK ? 2 : 2)))),
       '--duration-ms', String(duration),
-      '--grace-ms', String(sc.kind === 'run' ? (QUICK ? 500 : 2000) : 0),
+      '--grace-ms', String(sc.kind === 'run' ? (QUICK ? 300 : 2000) : 0),
       '--heartbeat-ms', String(sc.heartbeat_ms ?? 30_000),
       '--setup-timeout-ms', String(QUICK ? 60_000 : 900_000),
       '--wait-go',
     ], { cpu: LOADGEN_CPU })
     const ready = await gen.next('READY', QUICK ? 90_000 : 1_000_000)
     if (ready.ready < clients) throw new Error(`${peerName}: only ${ready.ready} of ${clients} clients connected (${ready.failed} failed); loadgen stderr: ${gen.stderr.slice(-500)}`)
-    await sleep(isIdle ? 1000 : 200)
+    await sleep(isIdle ? (QUICK ? 500 : 2000) : 100)
     const rss1 = procRss(peer.pid)
     const cpuA = procCpuUs(peer.pid)
-    const genCpuA = procCpuUs(gen.pid)
     const t0 = Date.now()
     let peerReport
     if (sc.kind === 'emitcost') {
@@ -250,8 +252,7 @@ async function runOne(sc, peerName) {
     const summary = await gen.next('', (sc.duration_ms ?? 0) + 120_000)
     const wallMs = Date.now() - t0
     const cpuB = procCpuUs(peer.pid)
-    const genCpuB = procCpuUs(gen.pid)
-    return { scenario: sc.name, peer: peerName, ok: true, listen, ready, rss_before: rss0, rss_connected: rss1, peer_cpu_us: cpuB - cpuA, loadgen_cpu_us: genCpuB - genCpuA, wall_ms: wallMs, peerReport, loadgen: summary }
+    return { scenario: sc.name, peer: peerName, ok: true, listen, ready, rss_before: rss0, rss_connected: rss1, peer_cpu_us: cpuB - cpuA, wall_ms: wallMs, peerReport, loadgen: summary }
   } finally {
     if (gen && !gen.exited) {
       try {
@@ -272,6 +273,8 @@ function metrics(r, sc) {
     events_per_s: lg.events_per_s,
     frames: lg.frames,
     bytes: lg.bytes,
+    tcp_bytes: lg.tcp_bytes,
+    tcp_segments: lg.tcp_segments,
     event_frames: lg.event_frames,
     p50_ms: lg.latency_us.p50 / 1000,
     p99_ms: lg.latency_us.p99 / 1000,
@@ -281,7 +284,7 @@ function metrics(r, sc) {
     disconnects: lg.disconnects,
     setup_ms: r.ready.settled_ms,
     rss_mb: r.rss_connected / 2 ** 20,
-    loadgen_cpu_pct: (100 * r.loadgen_cpu_us) / 1000 / Math.max(1, r.wall_ms),
+    loadgen_cpu_pct: lg.cpu_pct,
     peer_cpu_pct: (100 * r.peer_cpu_us) / 1000 / Math.max(1, r.wall_ms),
   }
   if (events > 0) m.cpu_ns_per_event = (1000 * r.peer_cpu_us) / events
@@ -354,15 +357,15 @@ function markdown(results, meta) {
   const off = results.find((s) => s.name === 'logs-batch-off')
   if (on && off) {
     out.push('')
-    out.push('Batching, log stream (frames and bytes received by all clients in the run):')
+    out.push('Batching, log stream, received by all clients in the run: Socket.IO frames and their text bytes; TCP payload bytes (websocket framing included) and segments from TCP_INFO:')
     out.push('')
-    out.push('| peer | frames on | frames off | fewer frames | bytes on | bytes off | fewer bytes | p99 ms on | p99 ms off |')
-    out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
+    out.push('| peer | frames on | frames off | fewer frames | bytes on | bytes off | fewer bytes | TCP bytes on / off | fewer TCP bytes | TCP segments on / off | p99 ms on | p99 ms off |')
+    out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
     for (const p of peers) {
       const a = on.peers[p]
       const b = off.peers[p]
       if (!a || !b) continue
-      out.push(`| ${p} | ${fmt(a.frames, 0)} | ${fmt(b.frames, 0)} | ${fmt(100 * (1 - a.frames / b.frames))} % | ${fmt(a.bytes, 0)} | ${fmt(b.bytes, 0)} | ${fmt(100 * (1 - a.bytes / b.bytes))} % | ${fmt(a.p99_ms, 2)} | ${fmt(b.p99_ms, 2)} |`)
+      out.push(`| ${p} | ${fmt(a.frames, 0)} | ${fmt(b.frames, 0)} | ${fmt(100 * (1 - a.frames / b.frames))} % | ${fmt(a.bytes, 0)} | ${fmt(b.bytes, 0)} | ${fmt(100 * (1 - a.bytes / b.bytes))} % | ${fmt(a.tcp_bytes, 0)} / ${fmt(b.tcp_bytes, 0)} | ${fmt(100 * (1 - a.tcp_bytes / b.tcp_bytes))} % | ${fmt(a.tcp_segments, 0)} / ${fmt(b.tcp_segments, 0)} | ${fmt(a.p99_ms, 2)} | ${fmt(b.p99_ms, 2)} |`)
     }
   }
   const idle = results.filter((s) => s.kind === 'idle')
@@ -459,7 +462,7 @@ function machine() {
 
 async function main() {
   const started = Date.now()
-  const meta = { mode: QUICK ? 'quick' : 'full', reps: REPS, date: new Date().toISOString(), machine: machine(), pinning: PIN ? `taskset: servers on CPU ${SERVER_CPU}, load generator on CPU ${LOADGEN_CPU}` : HAS_TASKSET ? 'off (--no-pin or one CPU)' : 'off (no taskset)', git: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim() }
+  const meta = { mode: LABEL || (QUICK ? 'quick' : 'full'), reps: REPS, date: new Date().toISOString(), machine: machine(), pinning: PIN ? `taskset: servers on CPU ${SERVER_CPU}, load generator on CPU ${LOADGEN_CPU}` : HAS_TASKSET ? 'off (--no-pin or one CPU)' : 'off (no taskset)', git: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim() }
   console.log(`bench: ${meta.mode} run, ${REPS} repetition(s), peers ${PEER_NAMES.join(', ')}`)
   console.log(`bench: pinning: ${meta.pinning}`)
   meta.addon_build_ms = ensureAddon()

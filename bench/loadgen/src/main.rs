@@ -142,6 +142,43 @@ struct ClientStats {
     disconnected: Option<(u8, String)>,
     ts: Vec<u64>,
     ns: Vec<u64>,
+    /// The socket, for TCP_INFO (None once closed: the number may be reused).
+    fd: Option<i32>,
+    /// TCP payload bytes and segments received, at the start of the measurement.
+    tcp_at_go: Option<(u64, u64)>,
+    /// The same, counted over the measurement.
+    tcp: (u64, u64),
+}
+
+/// Bytes (websocket framing included) and segments this socket received, from the kernel.
+fn tcp_received(fd: Option<i32>) -> Option<(u64, u64)> {
+    let fd = fd?;
+    // SAFETY: `info` is a plain C struct that getsockopt fills up to `len` bytes.
+    unsafe {
+        let mut info: libc::tcp_info = std::mem::zeroed();
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        let rc = libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        );
+        (rc == 0).then_some((info.tcpi_bytes_received, info.tcpi_segs_in as u64))
+    }
+}
+
+/// User + system CPU time of this process, in µs.
+fn cpu_us() -> u64 {
+    // SAFETY: getrusage fills the struct it is given.
+    unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &mut ru) != 0 {
+            return 0;
+        }
+        let us = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+        us(ru.ru_utime) + us(ru.ru_stime)
+    }
 }
 
 fn now_us() -> u64 {
@@ -260,6 +297,8 @@ impl Client {
         let offset = Duration::from_millis(
             (self.id as u64 * 7919) % self.heartbeat.as_millis().max(1) as u64,
         );
+        // A client that never gets its join ack (or CONNECT) counts as failed, not as pending.
+        let ready_deadline = tokio::time::Instant::now() + connect_timeout;
         let mut heartbeat =
             tokio::time::interval_at(tokio::time::Instant::now() + offset, self.heartbeat);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -300,6 +339,10 @@ impl Client {
                         return;
                     }
                 }
+                _ = tokio::time::sleep_until(ready_deadline), if !ready => {
+                    self.fail("no CONNECT or join ack in time".into());
+                    return;
+                }
                 _ = heartbeat.tick(), if ready => {
                     if let Err(e) = ws.send(Message::text("42[\"heartbeat\"]")).await {
                         self.closed(ready, format!("send failed: {e}"));
@@ -315,6 +358,10 @@ impl Client {
             .await
             .map_err(|e| format!("tcp connect: {e}"))?;
         tcp.set_nodelay(true).ok();
+        {
+            use std::os::fd::AsRawFd;
+            self.stats.lock().unwrap().fd = Some(tcp.as_raw_fd());
+        }
         // Small buffers: thousands of clients in one process.
         let cfg = WebSocketConfig::default()
             .read_buffer_size(16 * 1024)
@@ -332,6 +379,14 @@ impl Client {
     }
 
     fn closed(&self, ready: bool, reason: String) {
+        {
+            let mut s = self.stats.lock().unwrap();
+            if let (Some(at_go), Some(now)) = (s.tcp_at_go, tcp_received(s.fd)) {
+                s.tcp = (now.0 - at_go.0, now.1 - at_go.1);
+                s.tcp_at_go = None;
+            }
+            s.fd = None;
+        }
         if ready {
             let phase = self.shared.phase.load(Ordering::Relaxed);
             self.stats.lock().unwrap().disconnected = Some((phase, reason));
@@ -539,13 +594,27 @@ async fn run(args: Args) -> i32 {
             }
         }
     }
+    for s in &all {
+        let mut s = s.lock().unwrap();
+        s.tcp_at_go = tcp_received(s.fd);
+    }
     shared.phase.store(MEASURING, Ordering::SeqCst);
     let t0 = Instant::now();
+    let cpu0 = cpu_us();
     tokio::time::sleep(Duration::from_millis(args.duration_ms + args.grace_ms)).await;
     shared.phase.store(DONE, Ordering::SeqCst);
+    for s in &all {
+        let mut s = s.lock().unwrap();
+        if let (Some(at_go), Some(now)) = (s.tcp_at_go, tcp_received(s.fd)) {
+            s.tcp = (now.0 - at_go.0, now.1 - at_go.1);
+        }
+    }
     let measured_ms = t0.elapsed().as_millis() as u64;
+    let cpu = cpu_us() - cpu0;
 
-    let summary = summarize(&args, &all, setup, measured_ms);
+    let mut summary = summarize(&args, &all, setup, measured_ms);
+    summary["cpu_us"] = json!(cpu);
+    summary["cpu_pct"] = json!(100.0 * cpu as f64 / 1000.0 / measured_ms.max(1) as f64);
     let text = summary.to_string();
     println!("{text}");
     std::io::stdout().flush().ok();
@@ -568,6 +637,7 @@ fn summarize(
     let (mut frames, mut bytes, mut event_frames, mut batch_frames, mut events) = (0, 0, 0, 0, 0);
     let (mut presence, mut other, mut gaps, mut reorders) = (0, 0, 0, 0);
     let (mut disconnects, mut disconnects_measuring) = (0, 0);
+    let (mut tcp_bytes, mut tcp_segments) = (0, 0);
     let mut per_client_min = u64::MAX;
     let mut per_client_max = 0;
     let mut errors: Vec<String> = Vec::new();
@@ -584,6 +654,8 @@ fn summarize(
         other += s.other_frames;
         gaps += s.gaps;
         reorders += s.reorders;
+        tcp_bytes += s.tcp.0;
+        tcp_segments += s.tcp.1;
         if let Some((phase, reason)) = &s.disconnected {
             disconnects += 1;
             if *phase == MEASURING {
@@ -621,6 +693,8 @@ fn summarize(
         "frames": frames,
         "bytes": bytes,
         "presence_frames": presence,
+        "tcp_bytes": tcp_bytes,
+        "tcp_segments": tcp_segments,
         "other_frames": other,
         "latency_us": {
             "count": hist.count(),

@@ -17,6 +17,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use socketioxide::extract::{AckSender, SocketRef, TryData};
+use socketioxide::handler::ConnectHandler;
 use socketioxide::{SocketIo, TransportType};
 use tokio::io::AsyncBufReadExt;
 use tokio::net::TcpListener;
@@ -58,31 +59,10 @@ async fn run() {
         .max_buffer_size(MAX_BUFFER)
         .transports([TransportType::Websocket, TransportType::Polling])
         .build_svc();
-    io.ns("/", async |s: SocketRef| {
-        s.on(
-            "join:room",
-            async |s: SocketRef, TryData::<Value>(d), ack: AckSender| {
-                let room = d
-                    .ok()
-                    .and_then(|v| v.get("roomId").and_then(Value::as_str).map(str::to_string));
-                match room {
-                    Some(room) => {
-                        s.join(room.clone());
-                        ack.send(&json!({ "ok": true, "room": room })).ok();
-                    }
-                    None => {
-                        ack.send(&json!({ "ok": false, "error": { "code": "BAD_REQUEST" } }))
-                            .ok();
-                    }
-                }
-            },
-        );
-        s.on("heartbeat", async |s: SocketRef, ack: AckSender| {
-            let body = json!({ "timestamp": iso8601(now_ms()) });
-            ack.send(&body).ok();
-            s.emit("pong", &body).ok();
-        });
-    });
+    // Handlers go on in a connect middleware, which runs before CONNECT is sent: registered in
+    // the connect handler (its own task, after CONNECT), a client's first `join:room` can arrive
+    // before the handler exists and be dropped (seen here: joins never acknowledged under load).
+    io.ns("/", on_connect.with(register));
 
     let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
     let port = listener.local_addr().expect("local addr").port();
@@ -130,6 +110,35 @@ async fn run() {
         }
         std::io::stdout().flush().ok();
     }
+}
+
+async fn on_connect() {}
+
+async fn register(s: SocketRef) -> Result<(), std::convert::Infallible> {
+    s.on(
+        "join:room",
+        async |s: SocketRef, TryData::<Value>(d), ack: AckSender| {
+            let room = d
+                .ok()
+                .and_then(|v| v.get("roomId").and_then(Value::as_str).map(str::to_string));
+            match room {
+                Some(room) => {
+                    s.join(room.clone());
+                    ack.send(&json!({ "ok": true, "room": room })).ok();
+                }
+                None => {
+                    ack.send(&json!({ "ok": false, "error": { "code": "BAD_REQUEST" } }))
+                        .ok();
+                }
+            }
+        },
+    );
+    s.on("heartbeat", async |s: SocketRef, ack: AckSender| {
+        let body = json!({ "timestamp": iso8601(now_ms()) });
+        ack.send(&body).ok();
+        s.emit("pong", &body).ok();
+    });
+    Ok(())
 }
 
 /// What to emit: `kinds` `[{ "type", "rate" (events/s), "burst" (events per emission instant,
