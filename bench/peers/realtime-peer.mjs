@@ -5,7 +5,14 @@
 import { createRequire } from 'node:module'
 import { costStatus, emitCost, reply, runScenario, serveControl, stats } from './common.mjs'
 
-const hub = createRequire(import.meta.url)('../../index.js')
+// NSELF_REALTIME_ADDON=/path/to/build.node loads another build (e.g. one with symbols, to profile).
+const hub = process.env.NSELF_REALTIME_ADDON
+  ? (() => {
+      const module = { exports: {} }
+      process.dlopen(module, process.env.NSELF_REALTIME_ADDON)
+      return module.exports
+    })()
+  : createRequire(import.meta.url)('../../index.js')
 const batchOn = !process.argv.includes('off')
 
 const emitters = {
