@@ -80,7 +80,8 @@ export function writeCharts(results, peers, dir, mode) {
   chart('event-loop-p99', 'Event-loop delay p99 of the emitting Node process', 'ms', ['run'], (m) => m.eld_p99_ms)
   chart('rss-per-connection', 'RSS per idle connection', 'KB', ['idle'], (m) => m.rss_per_conn_kb, results.filter((s) => s.kind === 'idle' && !s.name.startsWith('hold')).map((s) => s.name))
   chart('emit-cost', 'JS-thread cost of one emit call', 'ns', ['emitcost'], (m) => m.emit_ns)
-  chart('batching-frames', 'Frames received, log stream, batching on vs off', 'frames', ['run'], (m) => m.frames, ['logs-batch-on', 'logs-batch-off'])
-  chart('batching-bytes', 'Bytes received, log stream, batching on vs off', 'MB', ['run'], (m) => m.bytes / 2 ** 20, ['logs-batch-on', 'logs-batch-off'])
+  const per = (m, k) => m[k] / Math.max(1, m.events_delivered)
+  chart('batching-frames', 'Frames per delivered event, log stream, batching on vs off', 'frames / event', ['run'], (m) => per(m, 'frames'), ['logs-batch-on', 'logs-batch-off'])
+  chart('batching-bytes', 'TCP bytes per delivered event, log stream, batching on vs off', 'bytes / event', ['run'], (m) => per(m, 'tcp_bytes'), ['logs-batch-on', 'logs-batch-off'])
   return files
 }
