@@ -290,9 +290,11 @@ function metrics(r, sc) {
   }
   if (events > 0) m.cpu_ns_per_event = (1000 * r.peer_cpu_us) / events
   if (sc.kind === 'run') {
-    const expected = r.peerReport.events * r.ready.ready
     m.emitted = r.peerReport.events
-    m.delivered_pct = expected ? (100 * events) / expected : 0
+    // Received of what the scenario planned: a peer that fell behind emitted less, or late.
+    const planned = (r.peerReport.planned ?? r.peerReport.events) * r.ready.ready
+    m.emitted_pct = r.peerReport.planned ? (100 * r.peerReport.events) / r.peerReport.planned : 100
+    m.delivered_pct = planned ? (100 * events) / planned : 0
   }
   if (sc.kind === 'idle' && r.ready.ready > 0) m.rss_per_conn_kb = (r.rss_connected - r.rss_before) / r.ready.ready / 1024
   if (r.peerReport.eld_ms) {
@@ -333,7 +335,7 @@ function markdown(results, meta) {
   const peers = PEER_NAMES
   out.push(`Run: ${meta.mode}, ${meta.reps} repetition(s) per cell, medians; ${meta.date}; pinning: ${meta.pinning}.`)
   out.push('')
-  out.push('"delivered": events received within the run plus its grace period, of emitted × clients; below 99 % the peer could not keep up (marked *sat.*), and its latency and event-loop figures measure a backlog. "peer CPU %": of one core, over the run.')
+  out.push('"delivered": events received within the run plus its grace period, of planned events × clients (a peer more than 1 s behind at the end stops emitting); below 99 % the peer could not keep up (marked *sat.*), and its latency and event-loop figures measure a backlog. "peer CPU %": of one core, over the run.')
   out.push('')
   out.push('| scenario | peer | clients | events/s delivered | delivered | p50 ms | p99 ms | max ms | peer CPU ns / delivered event | peer CPU % | event-loop p99 ms | gaps | disconnects |')
   out.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')

@@ -281,6 +281,7 @@ async fn run_scenario(io: &SocketIo, sc: &Scenario) -> Value {
     let mut tick = tokio::time::interval(Duration::from_millis(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut late_ticks = 0u64;
+    let cutoff = Duration::from_millis(sc.duration_ms + 1000);
     loop {
         tick.tick().await;
         let elapsed = started.elapsed().as_secs_f64();
@@ -295,6 +296,10 @@ async fn run_scenario(io: &SocketIo, sc: &Scenario) -> Value {
                 late_ticks += 1;
             }
             while sent[k] < target {
+                // Behind by more than a second at the end: stop (see bench/peers/common.mjs).
+                if started.elapsed() > cutoff {
+                    break;
+                }
                 seq += 1;
                 let now = now_us();
                 let ts = iso8601(now / 1000);
@@ -309,7 +314,7 @@ async fn run_scenario(io: &SocketIo, sc: &Scenario) -> Value {
             }
         }
         sender.flush_due(Instant::now()).await;
-        if finished {
+        if finished || started.elapsed() > cutoff {
             break;
         }
     }
@@ -322,6 +327,7 @@ async fn run_scenario(io: &SocketIo, sc: &Scenario) -> Value {
     json!({
         "peer": "socketioxide",
         "events": seq,
+        "planned": totals.iter().sum::<u64>(),
         "frames_emitted": sender.frames,
         "emit_errors": sender.failed,
         "late_ticks": late_ticks,
