@@ -18,9 +18,21 @@ use crate::token;
 use crate::validate::EventKind;
 
 /// The hub's tokio runtime, handed to napi so that promises resolve from it too.
+///
+/// Workers: one core fewer than the machine has (1 to 4), so that the Node event loop the hub
+/// lives in keeps a core of its own; `NSELF_REALTIME_WORKER_THREADS` overrides it. On 2 cores,
+/// 1 worker instead of 2 halved the fan-out latency p99 and brought the emitting process's
+/// event-loop delay p99 under 5 ms (BENCHMARKS.md, side by side, "Profiles", A/B of item 2).
 #[napi_derive::module_init]
 fn init() {
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4));
+    let threads = std::env::var("NSELF_REALTIME_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| (1..=64).contains(n))
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get().saturating_sub(1).clamp(1, 4))
+        });
     match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .thread_name("nself-realtime")
