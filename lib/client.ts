@@ -712,7 +712,9 @@ export class WebSocketClient {
           const last = this.lastSeq.get(stream)
           if (last !== undefined) again.set(stream, last)
         }
-        if (again.size > 0) this.recover(again, gap)
+        // Not flagged as a gap again: the hub counted the hole when it answered the first time
+        // (an answer that is merely slow, such as a large replay, arrives after this).
+        if (again.size > 0) this.recover(again, false)
       },
     )
   }
