@@ -693,13 +693,17 @@ export class WebSocketClient {
     return known
   }
 
-  /** Asks the hub for what followed `streams` (stream -> last seq); holds their live events meanwhile. */
-  private recover(streams: Map<string, number>, gap: boolean): void {
+  /**
+   * Asks the hub for what followed `streams` (stream -> last seq); holds their live events
+   * meanwhile. `gap`: a hole on a live connection (not a reconnect); `report`: tell the hub so
+   * (not on a retry: the hub counted the hole when it answered the first request).
+   */
+  private recover(streams: Map<string, number>, gap: boolean, report = gap): void {
     const socket = this.socket
     const epoch = this.epoch
     if (!socket || epoch === undefined) return
     for (const stream of streams.keys()) if (!this.held.has(stream)) this.held.set(stream, [])
-    const request = { epoch, streams: Object.fromEntries(streams), gap }
+    const request = { epoch, streams: Object.fromEntries(streams), gap: report }
     ;(socket.timeout(this.options.ackTimeoutMs).emitWithAck('recover', request) as Promise<RecoverAck>).then(
       (answer) => this.applyRecovery(streams, answer, gap),
       () => {
@@ -714,7 +718,7 @@ export class WebSocketClient {
         }
         // Not flagged as a gap again: the hub counted the hole when it answered the first time
         // (an answer that is merely slow, such as a large replay, arrives after this).
-        if (again.size > 0) this.recover(again, false)
+        if (again.size > 0) this.recover(again, gap, false)
       },
     )
   }
