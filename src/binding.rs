@@ -648,6 +648,25 @@ pub struct JsHubStats {
     /// ISO-8601.
     pub started_at: String,
     pub uptime_ms: f64,
+    /// With `redis`: hubs alive in the cluster (this one included), as last heard (1 s).
+    pub hubs: Option<f64>,
+    /// With `redis`: sockets connected to any hub of the cluster.
+    pub cluster_connections: Option<f64>,
+    /// With `redis`: rooms with members on any hub.
+    pub cluster_rooms: Option<f64>,
+    /// With `redis`: whether Redis answers.
+    pub redis: Option<RedisHealth>,
+}
+
+#[napi(object)]
+pub struct RedisHealth {
+    pub connected: bool,
+    /// The last Redis failure seen (kept after a reconnect).
+    pub last_error: Option<String>,
+    /// Times Redis became unreachable since start.
+    pub outages: f64,
+    /// Broadcasts that reached this hub's clients only, because Redis was away.
+    pub unpublished: f64,
 }
 
 /// Counters of the running hub.
@@ -691,5 +710,14 @@ pub fn get_stats(env: &Env) -> Result<JsHubStats> {
         joins_forbidden: s.joins_forbidden as f64,
         started_at: s.started_at,
         uptime_ms: s.uptime_ms as f64,
+        hubs: s.cluster.as_ref().map(|c| c.hubs as f64),
+        cluster_connections: s.cluster.as_ref().map(|c| c.connections as f64),
+        cluster_rooms: s.cluster.as_ref().map(|c| c.rooms as f64),
+        redis: s.cluster.map(|c| RedisHealth {
+            connected: c.redis.connected,
+            last_error: c.redis.last_error,
+            outages: c.redis.outages as f64,
+            unpublished: c.redis.unpublished as f64,
+        }),
     })
 }

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use serde_json::value::RawValue;
-use socketioxide::{BroadcastError, SocketError, SocketIo};
+use socketioxide::{BroadcastError, SocketError};
+
+use crate::cluster::{Cluster, Io as SocketIo};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -86,6 +88,9 @@ pub struct Dispatcher {
     /// Sequence numbers and history per target, shared with the `recover` handler.
     streams: Arc<parking_lot::Mutex<Streams>>,
     epoch: Arc<str>,
+    /// With `redis`: numbering and history are the cluster's (the hub's own while Redis is
+    /// away), and broadcasts reach every hub.
+    cluster: Option<Arc<Cluster>>,
     rx: mpsc::UnboundedReceiver<Command>,
 }
 
@@ -96,6 +101,7 @@ pub struct Shared {
     pub held: Arc<AtomicU64>,
     pub streams: Arc<parking_lot::Mutex<Streams>>,
     pub epoch: Arc<str>,
+    pub cluster: Option<Arc<Cluster>>,
 }
 
 impl Dispatcher {
@@ -112,6 +118,7 @@ impl Dispatcher {
             warned_drop: AtomicBool::new(false),
             streams: shared.streams,
             epoch: shared.epoch,
+            cluster: shared.cluster,
             rx,
         };
         (dispatcher, Queue { tx, queued })
@@ -129,7 +136,7 @@ impl Dispatcher {
                 cmd = self.rx.recv() => match cmd {
                     Some(Command::Emit(e)) => {
                         let now = std::time::Instant::now();
-                        self.accept(e, now, &mut out);
+                        self.accept(e, now, &mut out).await;
                         // Under a continuous stream the timer branch may not get a turn.
                         if deadline.is_some_and(|d| d <= now) {
                             self.batcher.flush_due(now, &mut out);
@@ -153,7 +160,7 @@ impl Dispatcher {
         let mut waiting = Vec::new();
         while let Ok(cmd) = self.rx.try_recv() {
             match cmd {
-                Command::Emit(e) => self.accept(e, std::time::Instant::now(), &mut out),
+                Command::Emit(e) => self.accept(e, std::time::Instant::now(), &mut out).await,
                 Command::Flush(done) => waiting.push(done),
             }
         }
@@ -166,14 +173,26 @@ impl Dispatcher {
 
     /// Takes one emit off the queue, gives it its target's next `seq` (in call order: this is
     /// the only place that numbers) and hands it to the batcher.
-    fn accept(&mut self, e: Emit, now: std::time::Instant, out: &mut Vec<Outgoing>) {
+    ///
+    /// With `redis`, the number comes from Redis (one round trip; this task awaits it, which
+    /// keeps call order), shared by every hub emitting to that target; while Redis is away the
+    /// hub numbers under its own epoch, as a single hub does.
+    async fn accept(&mut self, e: Emit, now: std::time::Instant, out: &mut Vec<Outgoing>) {
         self.queued.fetch_sub(1, Ordering::Relaxed);
-        let epoch = &self.epoch;
         let open = e.envelope;
-        let envelope = self
-            .streams
-            .lock()
-            .stamp(&e.target, now_ms(), |seq| envelope::close(open, seq, epoch));
+        let stamped = match &self.cluster {
+            Some(c) => c.stamp(&e.target, &open).await,
+            None => None,
+        };
+        let envelope = match stamped {
+            Some((seq, epoch)) => envelope::close(open, seq, &epoch),
+            None => {
+                let epoch = &self.epoch;
+                self.streams
+                    .lock()
+                    .stamp(&e.target, now_ms(), |seq| envelope::close(open, seq, epoch))
+            }
+        };
         self.batcher.push(e.target, e.event, envelope, now, out);
     }
 
@@ -210,6 +229,13 @@ impl Dispatcher {
         let Some(ns) = self.io.of("/") else {
             Stats::add(&self.stats.events_dropped, events * audience);
             return;
+        };
+        // A single hub skips the adapter's remote half (it would encode every packet for
+        // nobody).
+        let ns = if self.cluster.is_some() {
+            ns
+        } else {
+            ns.local()
         };
         let result = match target {
             Target::All => ns.emit(&*event, &*raw).await,

@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
 use serde_json::Value;
-use socketioxide::extract::SocketRef;
 use socketioxide::handler::ConnectHandler;
-use socketioxide::{ParserConfig, SocketIo, TransportType};
+use socketioxide::{ParserConfig, TransportType};
+
+use crate::cluster::{Bus, Cluster, Io as SocketIo, Socket as SocketRef};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -84,11 +85,27 @@ pub struct HubStats {
     pub joins_forbidden: u64,
     pub started_at: String,
     pub uptime_ms: u64,
+    /// With `redis`: the whole cluster as this hub sees it.
+    pub cluster: Option<ClusterStats>,
+}
+
+/// The cluster part of `getStats()`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterStats {
+    /// Hubs alive (this one included).
+    pub hubs: u64,
+    /// Sockets on every hub.
+    pub connections: u64,
+    /// Rooms with members on any hub.
+    pub rooms: u64,
+    pub redis: crate::cluster::RedisHealth,
 }
 
 /// One running hub.
 pub struct Hub {
     cfg: Arc<HubConfig>,
+    /// The link to the other hubs (`redis` option).
+    cluster: Option<Arc<Cluster>>,
     info: HubInfo,
     io: SocketIo,
     queue: Queue,
@@ -184,7 +201,23 @@ impl Hub {
         let ips = Arc::new(parking_lot::Mutex::new(IpLimiter::new(
             cfg.rate_limit.clone(),
         )));
+        let cluster = match &cfg.redis {
+            Some(r) => Some(Cluster::new(r, cfg.history.clone())?),
+            None => None,
+        };
+        if let Some(c) = &cluster {
+            // Redis down at start is not fatal: the watchdog keeps trying.
+            if !c.probe().await {
+                eprintln!(
+                    "nself-realtime: Redis at {} does not answer; this hub serves its local \
+                     clients and joins the cluster when Redis is reachable",
+                    cfg.redis.as_ref().map_or("", |r| r.url.as_str())
+                );
+            }
+        }
+        let bus = cluster.as_ref().map_or_else(Bus::off, |c| c.bus());
         let ctx = Arc::new(Ctx {
+            cluster: cluster.clone(),
             cfg: cfg.clone(),
             presence: presence.clone(),
             stats: stats.clone(),
@@ -200,7 +233,7 @@ impl Hub {
             .max_incoming_binaries(cfg.max_binary_attachments)
             .max_incoming_binary_buf_size(cfg.max_payload_bytes)
             .packet_completion_timeout(Duration::from_secs(5));
-        let builder = SocketIo::builder()
+        let builder = socketioxide::SocketIo::builder()
             .req_path(cfg.path.clone())
             .ping_interval(Duration::from_millis(cfg.ping_interval_ms))
             .ping_timeout(Duration::from_millis(cfg.ping_timeout_ms))
@@ -208,7 +241,17 @@ impl Hub {
             .max_payload(cfg.max_payload_bytes as u64)
             .ws_max_message_size(cfg.max_payload_bytes)
             .with_parser(parser)
-            .with_state(ctx.clone());
+            .with_state(ctx.clone())
+            .with_adapter::<crate::cluster::Adapter>(
+                socketioxide_redis::RedisAdapterCtr::new_with_driver(
+                    bus,
+                    socketioxide_redis::RedisAdapterConfig::default().with_prefix(
+                        cfg.redis
+                            .as_ref()
+                            .map_or_else(|| "nself-realtime".to_string(), |r| r.prefix.clone()),
+                    ),
+                ),
+            );
         let builder = match cfg.transports {
             Transports::Both => {
                 builder.transports([TransportType::Websocket, TransportType::Polling])
@@ -218,10 +261,14 @@ impl Hub {
         };
         let (svc, io) = builder.build_svc();
         // Middlewares run last-added first: `admit` (authentication) before `register`.
+        // The adapter subscribes its channels here (our driver never fails; while Redis is
+        // away it subscribes them later).
         io.ns(
             "/",
             rooms::on_connect.with(rooms::register).with(rooms::admit),
-        );
+        )
+        .await
+        .map_err(|e| HubError::new(ErrorCode::Io, format!("namespace /: {e}")))?;
         if cfg.allowed_origins == OriginPolicy::Any {
             eprintln!(
                 "nself-realtime: allowedOrigins is '*': pages of any site can connect to this \
@@ -239,6 +286,7 @@ impl Hub {
                 held: held.clone(),
                 streams: streams.clone(),
                 epoch: epoch.clone(),
+                cluster: cluster.clone(),
             },
         );
         let gate = Arc::new(Gate::new(
@@ -251,6 +299,9 @@ impl Hub {
         let kill = CancellationToken::new();
         let tasks = TaskTracker::new();
         tasks.spawn(dispatcher.run(shutdown.clone()));
+        if let Some(c) = &cluster {
+            tasks.spawn(c.clone().watch(Some(presence.clone()), shutdown.clone()));
+        }
         tasks.spawn(server::serve(
             listener,
             {
@@ -277,6 +328,7 @@ impl Hub {
             epoch: epoch.to_string(),
         };
         Ok(Arc::new(Hub {
+            cluster,
             cfg,
             info,
             io,
@@ -461,17 +513,44 @@ impl Hub {
         self.cfg.secret.signing()
     }
 
+    /// This hub's sockets, then the other hubs' (as last heard, at most a second old).
     pub fn presence(&self) -> Vec<PresenceInfo> {
-        self.presence.all()
+        let mut all = self.presence.all();
+        if let Some(c) = &self.cluster {
+            all.extend(c.remote_presence());
+        }
+        all
     }
 
     pub fn room_members(&self, room: &str) -> HubResult<Vec<PresenceInfo>> {
         check_room(room)?;
-        Ok(self.presence.room_members(room))
+        let mut all = self.presence.room_members(room);
+        if let Some(c) = &self.cluster {
+            all.extend(c.remote_room_members(room));
+        }
+        Ok(all)
     }
 
     pub fn user_presence(&self, user_id: &str) -> Vec<PresenceInfo> {
-        self.presence.user(user_id)
+        let mut all = self.presence.user(user_id);
+        if let Some(c) = &self.cluster {
+            all.extend(c.remote_user(user_id));
+        }
+        all
+    }
+
+    /// `(hubs, cluster connections, cluster rooms, Redis health)` with `redis`.
+    fn cluster_stats(&self) -> Option<ClusterStats> {
+        let c = self.cluster.as_ref()?;
+        let (others, remote) = c.others();
+        let mut rooms = c.remote_rooms();
+        rooms.extend(self.presence.room_names());
+        Some(ClusterStats {
+            hubs: others as u64 + 1,
+            connections: (self.presence.len() + remote) as u64,
+            rooms: rooms.len() as u64,
+            redis: c.health().snapshot(),
+        })
     }
 
     pub fn stats(&self) -> HubStats {
@@ -511,6 +590,7 @@ impl Hub {
             joins_forbidden: Stats::get(&s.joins_forbidden),
             started_at: iso8601(self.started_at_ms),
             uptime_ms: self.started.elapsed().as_millis() as u64,
+            cluster: self.cluster_stats(),
         }
     }
 }

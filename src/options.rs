@@ -99,6 +99,55 @@ impl Default for HistoryConfig {
     }
 }
 
+/// `redis: { url, prefix? }`: share emits, presence and history with the other hubs (SPEC §9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisConfig {
+    pub url: String,
+    /// Every key and channel of the cluster starts with it.
+    pub prefix: String,
+}
+
+pub const DEFAULT_REDIS_PREFIX: &str = "nself-realtime";
+
+/// Parses `redis` (of `startHub` and `createEmitter`); `name` is how errors call it.
+pub fn parse_redis(v: &Value, name: &str) -> HubResult<RedisConfig> {
+    const EXPECTED: &str = "an object { url: 'redis://host:port', prefix?: string }";
+    let fail = |what: String| HubError::options(format!("{name}{what}"));
+    let Value::Object(map) = v else {
+        return Err(fail(format!(": expected {EXPECTED}, got {}", describe(v))));
+    };
+    if let Some(k) = map.keys().find(|k| *k != "url" && *k != "prefix") {
+        return Err(fail(format!(".{k}: unknown option (expected url, prefix)")));
+    }
+    let url = match map.get("url") {
+        Some(Value::String(u)) if u.starts_with("redis://") && u.len() <= 2048 => u.clone(),
+        other => {
+            return Err(fail(format!(
+                ".url: expected a 'redis://host:port' URL, got {}",
+                other.map_or_else(|| "nothing".into(), describe)
+            )))
+        }
+    };
+    let prefix = match map.get("prefix") {
+        None | Some(Value::Null) => DEFAULT_REDIS_PREFIX.to_string(),
+        Some(Value::String(p))
+            if !p.is_empty()
+                && p.len() <= 64
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.:-".contains(c)) =>
+        {
+            p.clone()
+        }
+        Some(other) => {
+            return Err(fail(format!(
+                ".prefix: expected 1..64 characters of [A-Za-z0-9_.:-], got {}",
+                describe(other)
+            )))
+        }
+    };
+    Ok(RedisConfig { url, prefix })
+}
+
 /// The validated options of one hub. Two `startHub` calls are "the same" when these are equal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HubConfig {
@@ -134,6 +183,10 @@ pub struct HubConfig {
     /// themselves are not options; a restart compares only whether they are there).
     pub has_authenticate: bool,
     pub has_authorize_room: bool,
+    /// Scale-out through Redis; `None`: this hub alone.
+    pub redis: Option<RedisConfig>,
+    /// Prometheus text exposition on the hub port at this path; `None`: off.
+    pub metrics_path: Option<String>,
 }
 
 impl Default for HubConfig {
@@ -160,6 +213,8 @@ impl Default for HubConfig {
             max_binary_attachments: 10,
             has_authenticate: false,
             has_authorize_room: false,
+            redis: None,
+            metrics_path: None,
         }
     }
 }
@@ -184,6 +239,8 @@ const KNOWN: &[&str] = &[
     "rateLimit",
     "trustProxy",
     "maxBinaryAttachments",
+    "redis",
+    "metricsPath",
 ];
 
 /// Keys of `rateLimit`.
@@ -374,6 +431,30 @@ impl HubConfig {
         if let Some(v) = opts.int("maxBinaryAttachments", 0, 10_000)? {
             cfg.max_binary_attachments = v as usize;
         }
+        match opts.get("redis") {
+            None | Some(Value::Null) => {}
+            Some(v) => cfg.redis = Some(parse_redis(v, "redis")?),
+        }
+        match opts.get("metricsPath") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(p))
+                if p.starts_with('/')
+                    && p.len() <= 128
+                    && p.trim_end_matches('/') != cfg.path
+                    && !p.starts_with(&format!("{}/", cfg.path))
+                    && p.chars()
+                        .all(|c| c.is_ascii_graphic() && c != '?' && c != '#') =>
+            {
+                cfg.metrics_path = Some(p.clone());
+            }
+            Some(v) => {
+                return Err(opts.fail(
+                    "metricsPath",
+                    "a path such as '/metrics' (outside the Socket.IO path)",
+                    v,
+                ))
+            }
+        }
         Ok(cfg)
     }
 
@@ -436,6 +517,8 @@ impl HubConfig {
             "authorizeRoom",
             self.has_authorize_room == other.has_authorize_room,
         );
+        check("redis", self.redis == other.redis);
+        check("metricsPath", self.metrics_path == other.metrics_path);
         diff
     }
 
