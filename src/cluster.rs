@@ -534,7 +534,7 @@ impl Cluster {
                 }
             }
         }
-        if !was_up && self.health.ok() {
+        if self.health.ok() && self.health.outages.load(Ordering::Relaxed) > 0 {
             eprintln!("nself-realtime: Redis reachable again; cross-hub delivery resumed");
         }
         if let Some(presence) = presence {
