@@ -88,6 +88,21 @@ export interface HubOptions {
   trustProxy?: boolean
   /** Binary attachments per client packet (their total size is capped by `maxPayloadBytes`). Default `10`. */
   maxBinaryAttachments?: number
+  /**
+   * Scale-out: hubs with the same Redis (7+, or Valkey) and `prefix` form one cluster. Emits
+   * reach clients on every hub, presence queries and stats answer for the cluster, and history
+   * (hence recovery) is shared. Redis being unreachable is survived: local clients keep being
+   * served and `getStats().redis` says so. Default: none (a single hub).
+   */
+  redis?: RedisOptions
+}
+
+/** `redis` of `HubOptions`. */
+export interface RedisOptions {
+  /** `'redis://[user:password@]host:port[/db]'`; RESP3 is used whatever the URL says. */
+  url: string
+  /** Start of every key and channel of the cluster: 1..64 of `[A-Za-z0-9_.:-]`. Default `'nself-realtime'`. */
+  prefix?: string
 }
 
 /** `rateLimit` of `HubOptions`; `0` turns a limit off. */

@@ -185,8 +185,6 @@ pub struct HubConfig {
     pub has_authorize_room: bool,
     /// Scale-out through Redis; `None`: this hub alone.
     pub redis: Option<RedisConfig>,
-    /// Prometheus text exposition on the hub port at this path; `None`: off.
-    pub metrics_path: Option<String>,
 }
 
 impl Default for HubConfig {
@@ -214,7 +212,6 @@ impl Default for HubConfig {
             has_authenticate: false,
             has_authorize_room: false,
             redis: None,
-            metrics_path: None,
         }
     }
 }
@@ -240,7 +237,6 @@ const KNOWN: &[&str] = &[
     "trustProxy",
     "maxBinaryAttachments",
     "redis",
-    "metricsPath",
 ];
 
 /// Keys of `rateLimit`.
@@ -435,26 +431,6 @@ impl HubConfig {
             None | Some(Value::Null) => {}
             Some(v) => cfg.redis = Some(parse_redis(v, "redis")?),
         }
-        match opts.get("metricsPath") {
-            None | Some(Value::Null) => {}
-            Some(Value::String(p))
-                if p.starts_with('/')
-                    && p.len() <= 128
-                    && p.trim_end_matches('/') != cfg.path
-                    && !p.starts_with(&format!("{}/", cfg.path))
-                    && p.chars()
-                        .all(|c| c.is_ascii_graphic() && c != '?' && c != '#') =>
-            {
-                cfg.metrics_path = Some(p.clone());
-            }
-            Some(v) => {
-                return Err(opts.fail(
-                    "metricsPath",
-                    "a path such as '/metrics' (outside the Socket.IO path)",
-                    v,
-                ))
-            }
-        }
         Ok(cfg)
     }
 
@@ -518,7 +494,6 @@ impl HubConfig {
             self.has_authorize_room == other.has_authorize_room,
         );
         check("redis", self.redis == other.redis);
-        check("metricsPath", self.metrics_path == other.metrics_path);
         diff
     }
 
@@ -699,6 +674,41 @@ impl<'a> Opts<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redis_option_is_checked_and_named() {
+        let ok = HubConfig::from_json(Some(
+            &serde_json::json!({"redis":{"url":"redis://127.0.0.1:6379"}}),
+        ))
+        .unwrap();
+        assert_eq!(
+            ok.redis,
+            Some(RedisConfig {
+                url: "redis://127.0.0.1:6379".into(),
+                prefix: DEFAULT_REDIS_PREFIX.into()
+            })
+        );
+        for (bad, named) in [
+            (serde_json::json!({"redis": "redis://x"}), "redis:"),
+            (serde_json::json!({"redis": {}}), "redis.url"),
+            (
+                serde_json::json!({"redis": {"url": "http://x"}}),
+                "redis.url",
+            ),
+            (
+                serde_json::json!({"redis": {"url": "redis://x", "prefix": "a b"}}),
+                "redis.prefix",
+            ),
+            (
+                serde_json::json!({"redis": {"url": "redis://x", "db": 1}}),
+                "redis.db",
+            ),
+        ] {
+            let e = HubConfig::from_json(Some(&bad)).unwrap_err();
+            assert_eq!(e.code, crate::error::ErrorCode::InvalidOptions);
+            assert!(e.message.contains(named), "{}", e.message);
+        }
+    }
     use serde_json::json;
 
     fn parse(v: Value) -> HubResult<HubConfig> {
