@@ -88,6 +88,21 @@ export interface HubOptions {
   trustProxy?: boolean
   /** Binary attachments per client packet (their total size is capped by `maxPayloadBytes`). Default `10`. */
   maxBinaryAttachments?: number
+  /**
+   * Scale-out: hubs with the same Redis (7+, or Valkey) and `prefix` form one cluster. Emits
+   * reach clients on every hub, presence queries and stats answer for the cluster, and history
+   * (hence recovery) is shared. Redis being unreachable is survived: local clients keep being
+   * served and `getStats().redis` says so. Default: none (a single hub).
+   */
+  redis?: RedisOptions
+}
+
+/** `redis` of `HubOptions`. */
+export interface RedisOptions {
+  /** `'redis://[user:password@]host:port[/db]'`; RESP3 is used whatever the URL says. */
+  url: string
+  /** Start of every key and channel of the cluster: 1..64 of `[A-Za-z0-9_.:-]`. Default `'nself-realtime'`. */
+  prefix?: string
 }
 
 /** `rateLimit` of `HubOptions`; `0` turns a limit off. */
@@ -283,6 +298,14 @@ export interface HubStats {
   /** ISO-8601. */
   startedAt: string
   uptimeMs: number
+  /** With `redis`: hubs alive in the cluster (this one included), as last heard (1 s). */
+  hubs?: number
+  /** With `redis`: sockets connected to any hub of the cluster. */
+  clusterConnections?: number
+  /** With `redis`: rooms with members on any hub. */
+  clusterRooms?: number
+  /** With `redis`: whether Redis answers. */
+  redis?: RedisHealth
 }
 
 export interface PresenceInfo {
@@ -296,6 +319,16 @@ export interface PresenceInfo {
   lastSeen: string
   /** What the client last sent with `presence:set`. */
   state?: Record<string, unknown>
+}
+
+export interface RedisHealth {
+  connected: boolean
+  /** The last Redis failure seen (kept after a reconnect). */
+  lastError?: string
+  /** Times Redis became unreachable since start. */
+  outages: number
+  /** Broadcasts that reached this hub's clients only, because Redis was away. */
+  unpublished: number
 }
 
 export interface SocketDrops {
