@@ -2,12 +2,14 @@
 // the tests start on a free port. Cross-hub delivery with per-target order, cluster-wide
 // presence, a hub killed with SIGKILL, a client moved between hubs recovering what it missed, and
 // a Redis outage mid-stream.
+import { fork } from 'node:child_process'
 import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
 
 import test from 'ava'
 
 import { connect, envelopes, hub, join, sleep, waitFor } from './helpers.mjs'
-import { balancer, childHub, redisServer } from './cluster-helpers.mjs'
+import { balancer, childHub, freePort, redisServer } from './cluster-helpers.mjs'
 
 const { WebSocketClient } = await import('../dist/esm/client.js')
 
@@ -136,6 +138,85 @@ test.serial('a client moved from hub A to hub B recovers what it missed on A, on
   t.is(c.getStatus().recovered, true)
   const stats = await b.call('stats')
   t.true(stats.recoveries >= 1, 'B answered the recovery from the shared history')
+})
+
+/** Runs __test__/cluster-emitter.mjs; resolves to its report once it has exited by itself. */
+async function emitterProcess(plan) {
+  const script = fileURLToPath(new URL('./cluster-emitter.mjs', import.meta.url))
+  const proc = fork(script, [JSON.stringify(plan)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  let report
+  proc.on('message', (m) => (report = m))
+  const started = performance.now()
+  const code = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL')
+      reject(new Error('the emitter process did not exit by itself within 10 s'))
+    }, 10_000)
+    proc.once('exit', (c) => {
+      clearTimeout(timer)
+      resolve(c)
+    })
+  })
+  return { code, report, ms: Math.round(performance.now() - started) }
+}
+
+test.serial('createEmitter in a process with no hub reaches clients on both hubs, in order, numbered after the hubs\' events', async (t) => {
+  const { hubs: [a, b], client, options } = await cluster(t, 2)
+  const onA = await client(a)
+  const onB = await client(b)
+  await join(t, onA, 'r')
+  await join(t, onB, 'r')
+  await a.call('emitMany', 'test:room', 1, 10, 'r')
+  for (const s of [onA, onB]) await waitFor(() => data(s, 'test:room').length === 10, 5000)
+
+  const { code, report, ms } = await emitterProcess({ options, room: 'r', from: 11, n: 30 })
+  t.log(`emitter process: 30 + 4 events, closed and exited in ${ms} ms`)
+  t.is(code, 0)
+  t.deepEqual(report.refused, {
+    badPayload: 'ERR_INVALID_EVENT',
+    reservedName: 'ERR_INVALID_EVENT',
+    badRoom: 'ERR_INVALID_ROOM',
+    afterClose: 'ERR_EMITTER_CLOSED',
+  })
+  t.is(report.hub, null, 'the emitter process runs no hub')
+  t.like(report.stats, { eventsEmitted: 34, eventsDropped: 0, eventsRefused: 0, eventsQueued: 0, batchesSent: 1 })
+  t.like(report.stats.redis, { connected: true, unpublished: 0 })
+
+  for (const s of [onA, onB]) {
+    await waitFor(
+      () => data(s, 'test:room').length === 40 && data(s, 'logs:stream').length === 3 && data(s, 'service:status').length === 1,
+      5000,
+      `emitter's events on ${s.id}`,
+    )
+    const room = data(s, 'test:room')
+    t.deepEqual(room.map((e) => e.data.i), Array.from({ length: 40 }, (_, i) => i + 1), 'call order')
+    // The emitter continued the room's one cluster-wide stream, in the hubs' epoch.
+    t.deepEqual(room.map((e) => e.seq), Array.from({ length: 40 }, (_, i) => i + 1))
+    t.deepEqual(data(s, 'logs:stream').map((e) => e.seq), [41, 42, 43], 'batched, same stream')
+    t.is(new Set([...room, ...data(s, 'logs:stream')].map((e) => e.epoch)).size, 1)
+    t.is(data(s, 'service:status')[0].seq, 1, 'broadcast stream numbered on its own')
+  }
+  t.is(onA.log.filter((e) => e.event === 'batch').length, 1, 'log lines arrived as one batch')
+})
+
+test.serial('createEmitter with Redis unreachable: emitters throw ERR_REDIS_UNAVAILABLE, counted; bad options throw', async (t) => {
+  const { createEmitter } = hub
+  t.throws(() => createEmitter({}), { code: 'ERR_INVALID_OPTIONS', message: /redis/ })
+  t.throws(() => createEmitter({ redis: { url: 'redis://127.0.0.1:1' }, port: 1 }), { code: 'ERR_INVALID_OPTIONS', message: /port/ })
+  const dead = await freePort()
+  const e = createEmitter({ redis: { url: `redis://127.0.0.1:${dead}`, prefix: 'nobody' } })
+  // Accepted while the first probe is under way; dropped and counted once it failed.
+  e.emit('test:early', { i: 1 })
+  await waitFor(() => e.stats().eventsDropped === 1, 5000, 'early emit dropped and counted')
+  const err = t.throws(() => e.emit('test:late', { i: 2 }), { code: 'ERR_REDIS_UNAVAILABLE' })
+  t.regex(err.message, new RegExp(`127\\.0\\.0\\.1:${dead}`))
+  t.throws(() => e.emitServiceStatus({ service: 'api', status: 'running', timestamp: new Date().toISOString() }), {
+    code: 'ERR_REDIS_UNAVAILABLE',
+  })
+  t.like(e.stats(), { eventsEmitted: 1, eventsDropped: 1, eventsRefused: 2 })
+  t.false(e.stats().redis.connected)
+  await e.close()
+  t.throws(() => e.emit('test:late', {}), { code: 'ERR_EMITTER_CLOSED' })
 })
 
 test.serial('Redis stopped for 5 s mid-stream: local delivery goes on, stats show it, cross-hub delivery resumes', async (t) => {

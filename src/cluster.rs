@@ -603,6 +603,16 @@ impl Cluster {
         true
     }
 
+    /// Drops every channel subscription of the adapter (a closed emitter must not count as a
+    /// server for the hubs' requests any more).
+    pub async fn unsubscribe_all(&self) {
+        let chans: Vec<String> = self.handlers.write().drain().map(|(c, _)| c).collect();
+        if !chans.is_empty() && self.health.connected() {
+            let mut conn = self.conn.clone();
+            let _ = tokio::time::timeout(COMMAND_TIMEOUT, conn.unsubscribe(&chans)).await;
+        }
+    }
+
     /// Other hubs alive, and their sockets.
     pub fn others(&self) -> (usize, usize) {
         let r = self.replica.read();

@@ -105,6 +105,18 @@ export interface RedisOptions {
   prefix?: string
 }
 
+/** Options of `createEmitter`. */
+export interface EmitterOptions {
+  /** The cluster's Redis and prefix, as the hubs were given. */
+  redis: RedisOptions
+  /** Use the hubs' value: `maxEvents` caps the shared history streams on every write. Default as `HubOptions.history`. */
+  history?: HubOptions['history']
+  /** Coalescing of high-frequency events before they are published. Default as `HubOptions.batch`. */
+  batch?: HubOptions['batch']
+  /** Largest emitted payload. Default `65536`. */
+  maxPayloadBytes?: number
+}
+
 /** `rateLimit` of `HubOptions`; `0` turns a limit off. */
 export interface RateLimitOptions {
   /** Client packets per second per socket. Default `30`. */

@@ -3,7 +3,6 @@
 //! shutdown token reaches the accept loop, every connection, the dispatcher and the sweeper, and a
 //! task tracker says when all of them finished.
 
-use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, LazyLock};
@@ -20,9 +19,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Hooks;
-use crate::batch::Target;
 use crate::clock::{iso8601, now_ms};
-use crate::dispatch::{Dispatcher, Emit, Queue, Shared};
+use crate::dispatch::{check_target, parse_payload, Dispatcher, Emit, Queue, Shared};
 use crate::envelope;
 use crate::error::{ErrorCode, HubError, HubResult};
 use crate::history::Streams;
@@ -287,6 +285,7 @@ impl Hub {
                 streams: streams.clone(),
                 epoch: epoch.clone(),
                 cluster: cluster.clone(),
+                local_fallback: true,
             },
         );
         let gate = Arc::new(Gate::new(
@@ -416,37 +415,22 @@ impl Hub {
         data_json: &str,
         room: Option<&str>,
     ) -> HubResult<()> {
-        self.check_target(room, data_json)?;
-        kind.validate(&parse_payload(data_json)?)?;
-        self.enqueue(Cow::Borrowed(kind.name()), data_json, room)
+        self.enqueue(Emit::typed(
+            kind,
+            data_json,
+            room,
+            self.cfg.max_payload_bytes,
+        )?)
     }
 
     /// Validates and enqueues a custom event; a typed event name gets its type's validation.
     pub fn emit_custom(&self, event: &str, data_json: &str, room: Option<&str>) -> HubResult<()> {
-        if let Some(kind) = EventKind::from_name(event) {
-            return self.emit_typed(kind, data_json, room);
-        }
-        check_custom_event_name(event)?;
-        self.check_target(room, data_json)?;
-        parse_payload(data_json)?;
-        self.enqueue(Cow::Owned(event.to_string()), data_json, room)
-    }
-
-    fn check_target(&self, room: Option<&str>, data_json: &str) -> HubResult<()> {
-        if let Some(room) = room {
-            check_room(room)?;
-        }
-        if data_json.len() > self.cfg.max_payload_bytes {
-            return Err(HubError::new(
-                ErrorCode::PayloadTooLarge,
-                format!(
-                    "data: expected at most maxPayloadBytes ({}) bytes of JSON, got {}",
-                    self.cfg.max_payload_bytes,
-                    data_json.len()
-                ),
-            ));
-        }
-        Ok(())
+        self.enqueue(Emit::custom(
+            event,
+            data_json,
+            room,
+            self.cfg.max_payload_bytes,
+        )?)
     }
 
     /// Sends one event to one socket and waits for its client's acknowledgement, sending it
@@ -468,7 +452,7 @@ impl Hub {
                 parse_payload(data_json)?;
             }
         }
-        self.check_target(None, data_json)?;
+        check_target(None, data_json, self.cfg.max_payload_bytes)?;
         let id = TO_SOCKET_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let open = envelope::open(event, data_json, &iso8601(now_ms()), None);
         let envelope = envelope::close_targeted(open, id, &self.info.epoch);
@@ -489,18 +473,7 @@ impl Hub {
         self.io.of("/")?.get_socket(sid)
     }
 
-    fn enqueue(
-        &self,
-        event: Cow<'static, str>,
-        data_json: &str,
-        room: Option<&str>,
-    ) -> HubResult<()> {
-        let timestamp = iso8601(now_ms());
-        let emit = Emit {
-            target: room.map_or(Target::All, |r| Target::Room(r.into())),
-            envelope: envelope::open(&event, data_json, &timestamp, room),
-            event,
-        };
+    fn enqueue(&self, emit: Emit) -> HubResult<()> {
         if !self.queue.push(emit) {
             return Err(HubError::not_running());
         }
@@ -654,11 +627,6 @@ impl ToSocket {
 /// The sockets of namespace `/`; none once the hub closed (`SocketIo::sockets` would panic).
 fn sockets(io: &SocketIo) -> Vec<SocketRef> {
     io.of("/").map(|ns| ns.sockets()).unwrap_or_default()
-}
-
-fn parse_payload(data_json: &str) -> HubResult<Value> {
-    serde_json::from_str(data_json)
-        .map_err(|e| HubError::event(format!("data: expected JSON, got invalid JSON ({e})")))
 }
 
 async fn bind(host: &str, port: u16) -> HubResult<TcpListener> {

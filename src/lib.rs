@@ -30,6 +30,8 @@
 //! - [`replica`]: the other hubs' presence snapshots, merged and expired (pure).
 //! - [`cluster`]: scale-out through Redis: the socketioxide-redis driver that tolerates Redis
 //!   outages, cluster-wide numbering and history, presence exchange, Redis health.
+//! - [`emitter`]: `createEmitter`: a hub without listener or clients, for processes that run
+//!   no hub; its emits reach every hub's clients through Redis.
 //! - [`hub`]: lifecycle (start, stop, the process-wide running hub) and the emit entry point.
 //!
 //! The [`binding`] module is the thin `#[napi]` layer: it converts JS values at the boundary,
@@ -46,6 +48,7 @@ pub mod binding;
 pub mod clock;
 pub mod cluster;
 pub mod dispatch;
+pub mod emitter;
 pub mod envelope;
 pub mod error;
 pub mod glob;
