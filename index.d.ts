@@ -95,6 +95,13 @@ export interface HubOptions {
    * served and `getStats().redis` says so. Default: none (a single hub).
    */
   redis?: RedisOptions
+  /**
+   * Path on the hub port where a GET answers Prometheus text (`text/plain; version=0.0.4`):
+   * connections, rooms, events emitted, batches and packets sent, drops, recoveries, security
+   * counters, and with `redis` Redis health and the cluster. Starts with `/`, outside `path`.
+   * Default: none (no endpoint).
+   */
+  metricsPath?: string
 }
 
 /** `redis` of `HubOptions`. */

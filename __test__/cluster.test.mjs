@@ -71,7 +71,7 @@ test.serial('an emit on one hub reaches matching clients on the others, in order
 })
 
 test.serial('three hubs: presence, room members, stats and presence events are cluster-wide', async (t) => {
-  const { hubs, client } = await cluster(t, 3)
+  const { hubs, client } = await cluster(t, 3, redis, { metricsPath: '/metrics' })
   const sockets = []
   for (const [i, h] of hubs.entries()) {
     const s = await client(h)
@@ -88,6 +88,20 @@ test.serial('three hubs: presence, room members, stats and presence events are c
     const stats = await h.call('stats')
     t.like(stats, { connections: 1, hubs: 3, clusterConnections: 3, clusterRooms: 2 })
     t.like(stats.redis, { connected: true })
+  }
+  // The metrics endpoint tells Redis health and the cluster (a real HTTP GET on hub A).
+  const text = await (await fetch(`${hubs[0].info.url}/metrics`)).text()
+  for (const line of [
+    '# TYPE nself_realtime_redis_connected gauge',
+    'nself_realtime_redis_connected 1',
+    'nself_realtime_redis_outages_total 0',
+    'nself_realtime_redis_unpublished_total 0',
+    'nself_realtime_cluster_hubs 3',
+    'nself_realtime_cluster_connections 3',
+    'nself_realtime_cluster_rooms 2',
+    'nself_realtime_connections 1',
+  ]) {
+    t.true(text.split('\n').includes(line), `metrics have ${line}`)
   }
   // A join on hub C was announced to the members on A and B.
   await waitFor(() => sockets[0].log.some((e) => e.event === 'presence:join' && e.arg.socketId === sockets[2].id), 3000)
@@ -222,7 +236,7 @@ test.serial('createEmitter with Redis unreachable: emitters throw ERR_REDIS_UNAV
 test.serial('Redis stopped for 5 s mid-stream: local delivery goes on, stats show it, cross-hub delivery resumes', async (t) => {
   const own = await redisServer()
   t.teardown(() => own.stop())
-  const { hubs: [a, b], client } = await cluster(t, 2, own)
+  const { hubs: [a, b], client } = await cluster(t, 2, own, { metricsPath: '/metrics' })
   const onA = await client(a)
   const onB = await client(b)
   let i = 0
@@ -237,6 +251,9 @@ test.serial('Redis stopped for 5 s mid-stream: local delivery goes on, stats sho
   t.is(stats.redis.connected, false)
   t.truthy(stats.redis.lastError)
   t.true(stats.redis.outages >= 1)
+  const during = (await (await fetch(`${a.info.url}/metrics`)).text()).split('\n')
+  t.true(during.includes('nself_realtime_redis_connected 0'), 'metrics show the outage')
+  t.truthy(during.find((l) => /^nself_realtime_redis_outages_total [1-9]/.test(l)))
   await sleep(4000 - (performance.now() - down))
   t.true(data(onA, 'test:tick').length > aDuring + 40, 'local clients keep receiving during the outage')
   const bBefore = data(onB, 'test:tick').length

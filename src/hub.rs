@@ -24,6 +24,7 @@ use crate::dispatch::{check_target, parse_payload, Dispatcher, Emit, Queue, Shar
 use crate::envelope;
 use crate::error::{ErrorCode, HubError, HubResult};
 use crate::history::Streams;
+use crate::metrics;
 use crate::options::{HubConfig, Transports};
 use crate::origin::OriginPolicy;
 use crate::presence::{Presence, PresenceInfo};
@@ -288,12 +289,15 @@ impl Hub {
                 local_fallback: true,
             },
         );
-        let gate = Arc::new(Gate::new(
-            cfg.allowed_origins.clone(),
-            cfg.trust_proxy,
-            ips,
-            stats.clone(),
-        ));
+        let gate = Arc::new(
+            Gate::new(
+                cfg.allowed_origins.clone(),
+                cfg.trust_proxy,
+                ips,
+                stats.clone(),
+            )
+            .with_metrics(cfg.metrics_path.clone()),
+        );
         let shutdown = CancellationToken::new();
         let kill = CancellationToken::new();
         let tasks = TaskTracker::new();
@@ -326,7 +330,7 @@ impl Hub {
             started_at: iso8601(started_at_ms),
             epoch: epoch.to_string(),
         };
-        Ok(Arc::new(Hub {
+        let hub = Arc::new(Hub {
             cluster,
             cfg,
             info,
@@ -342,7 +346,15 @@ impl Hub {
             tasks,
             started: Instant::now(),
             started_at_ms,
-        }))
+        });
+        if hub.cfg.metrics_path.is_some() {
+            let weak = Arc::downgrade(&hub);
+            hub.gate.set_metrics(Box::new(move || {
+                let hub = weak.upgrade()?;
+                Some(metrics::render(&metrics::from_stats(&hub.stats())))
+            }));
+        }
+        Ok(hub)
     }
 
     /// Delivers everything emitted so far, tells clients the server is going away (an Engine.IO

@@ -23,6 +23,7 @@
 //! - [`glob`]: room patterns with `*` (`rooms: ['project-*']`).
 //! - [`origin`]: the `allowedOrigins` policy (cross-site WebSocket hijacking, CORS).
 //! - [`ratelimit`]: token buckets for client packets and per-address connection limits.
+//! - [`metrics`]: `getStats()` as Prometheus text for the `metricsPath` endpoint (pure).
 //! - [`stats`]: the counters behind `getStats()` (SPEC §10).
 //! - [`server`]: the hyper accept loop and the HTTP wrapper around the Socket.IO service
 //!   (tracks long-polling requests so that shutdown can wait for them to drain).
@@ -55,6 +56,7 @@ pub mod glob;
 pub mod history;
 pub mod hub;
 pub mod keys;
+pub mod metrics;
 pub mod options;
 pub mod origin;
 pub mod presence;

@@ -185,6 +185,8 @@ pub struct HubConfig {
     pub has_authorize_room: bool,
     /// Scale-out through Redis; `None`: this hub alone.
     pub redis: Option<RedisConfig>,
+    /// Where a GET answers Prometheus text (`metricsPath`); `None`: no metrics endpoint.
+    pub metrics_path: Option<String>,
 }
 
 impl Default for HubConfig {
@@ -212,6 +214,7 @@ impl Default for HubConfig {
             has_authenticate: false,
             has_authorize_room: false,
             redis: None,
+            metrics_path: None,
         }
     }
 }
@@ -237,6 +240,7 @@ const KNOWN: &[&str] = &[
     "trustProxy",
     "maxBinaryAttachments",
     "redis",
+    "metricsPath",
 ];
 
 /// Keys of `rateLimit`.
@@ -431,6 +435,21 @@ impl HubConfig {
             None | Some(Value::Null) => {}
             Some(v) => cfg.redis = Some(parse_redis(v, "redis")?),
         }
+        if let Some(m) = opts.string("metricsPath")? {
+            let m = normalize_path(&m).map_err(|_| {
+                HubError::options(format!(
+                    "metricsPath: expected a URL path starting with '/' (no query or \
+                     whitespace), got {m:?}"
+                ))
+            })?;
+            if m == cfg.path || m.starts_with(&format!("{}/", cfg.path.trim_end_matches('/'))) {
+                return Err(HubError::options(format!(
+                    "metricsPath: expected a path outside the Socket.IO path {:?}, got {m:?}",
+                    cfg.path
+                )));
+            }
+            cfg.metrics_path = Some(m);
+        }
         Ok(cfg)
     }
 
@@ -494,6 +513,7 @@ impl HubConfig {
             self.has_authorize_room == other.has_authorize_room,
         );
         check("redis", self.redis == other.redis);
+        check("metricsPath", self.metrics_path == other.metrics_path);
         diff
     }
 
@@ -674,6 +694,29 @@ impl<'a> Opts<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metrics_path_is_a_path_outside_the_socket_io_path() {
+        let ok = HubConfig::from_json(Some(&serde_json::json!({"metricsPath": "/metrics/"})))
+            .expect("valid");
+        assert_eq!(ok.metrics_path.as_deref(), Some("/metrics"));
+        assert_eq!(HubConfig::default().metrics_path, None);
+        for bad in [
+            serde_json::json!({"metricsPath": "metrics"}),
+            serde_json::json!({"metricsPath": "/me trics"}),
+            serde_json::json!({"metricsPath": 1}),
+            serde_json::json!({"metricsPath": "/api/ws"}),
+            serde_json::json!({"metricsPath": "/api/ws/metrics"}),
+            serde_json::json!({"path": "/rt", "metricsPath": "/rt/"}),
+        ] {
+            let e = HubConfig::from_json(Some(&bad)).expect_err("invalid");
+            assert!(e.message.contains("metricsPath"), "{}", e.message);
+        }
+        // A sibling of the Socket.IO path is fine.
+        assert!(
+            HubConfig::from_json(Some(&serde_json::json!({"metricsPath": "/api/metrics"}))).is_ok()
+        );
+    }
 
     #[test]
     fn redis_option_is_checked_and_named() {
