@@ -88,6 +88,40 @@ export interface HubOptions {
   trustProxy?: boolean
   /** Binary attachments per client packet (their total size is capped by `maxPayloadBytes`). Default `10`. */
   maxBinaryAttachments?: number
+  /**
+   * Scale-out: hubs with the same Redis (7+, or Valkey) and `prefix` form one cluster. Emits
+   * reach clients on every hub, presence queries and stats answer for the cluster, and history
+   * (hence recovery) is shared. Redis being unreachable is survived: local clients keep being
+   * served and `getStats().redis` says so. Default: none (a single hub).
+   */
+  redis?: RedisOptions
+  /**
+   * Path on the hub port where a GET answers Prometheus text (`text/plain; version=0.0.4`):
+   * connections, rooms, events emitted, batches and packets sent, drops, recoveries, security
+   * counters, and with `redis` Redis health and the cluster. Starts with `/`, outside `path`.
+   * Default: none (no endpoint).
+   */
+  metricsPath?: string
+}
+
+/** `redis` of `HubOptions`. */
+export interface RedisOptions {
+  /** `'redis://[user:password@]host:port[/db]'`; RESP3 is used whatever the URL says. */
+  url: string
+  /** Start of every key and channel of the cluster: 1..64 of `[A-Za-z0-9_.:-]`. Default `'nself-realtime'`. */
+  prefix?: string
+}
+
+/** Options of `createEmitter`. */
+export interface EmitterOptions {
+  /** The cluster's Redis and prefix, as the hubs were given. */
+  redis: RedisOptions
+  /** Use the hubs' value: `maxEvents` caps the shared history streams on every write. Default as `HubOptions.history`. */
+  history?: HubOptions['history']
+  /** Coalescing of high-frequency events before they are published. Default as `HubOptions.batch`. */
+  batch?: HubOptions['batch']
+  /** Largest emitted payload. Default `65536`. */
+  maxPayloadBytes?: number
 }
 
 /** `rateLimit` of `HubOptions`; `0` turns a limit off. */
@@ -147,11 +181,40 @@ export interface CreateTokenOptions {
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** An emitter for a process that runs no hub (see `createEmitter`). */
+export declare class RealtimeEmitter {
+  emitServiceStatus(data: ServiceStatusEvent, room?: string): void
+  emitBuildProgress(data: BuildProgressEvent, room?: string): void
+  emitDeployProgress(data: DeployProgressEvent, room?: string): void
+  emitLogStream(data: LogStreamEvent, room?: string): void
+  emitDockerStats(data: DockerStatsEvent, room?: string): void
+  emitDbQueryResult(data: DbQueryResultEvent, room?: string): void
+  /** A custom event, validated as the module's `emit`. */
+  emit(event: string, data?: unknown, room?: string): void
+  /**
+   * Publishes everything emitted so far (pending batches included), then disconnects from
+   * Redis. Emitters throw `ERR_EMITTER_CLOSED` from the moment it is called.
+   */
+  close(): Promise<undefined>
+  /** Counters of this emitter, and Redis health. */
+  stats(): EmitterStats
+}
+export type JsEmitter = RealtimeEmitter
+
 /** @internal Emit path with `JSON.stringify` done by the caller (bench/emit-cost.mjs). */
 export declare function _emitJson(event: string, json: string, room?: string | undefined | null): void
 
 /** @internal Emit path converting the JS object with serde (bench/emit-cost.mjs). */
 export declare function _emitValue(event: string, data: unknown, room?: string): void
+
+/**
+ * Emits to the clients of every hub of a Redis cluster from a process that runs no hub (a
+ * worker, a cron job, a CLI). Same emitters and validation as the module's; events are numbered
+ * and kept in the shared history as a hub's are. Connects in the background; emitters throw
+ * `ERR_REDIS_UNAVAILABLE` while Redis is known not to answer. Call `close()` before exiting: it
+ * publishes what is queued (the emitter does not keep the process alive).
+ */
+export declare function createEmitter(options: EmitterOptions): RealtimeEmitter
 
 /**
  * Signs a connection token for a hub started with `secret` (HMAC-SHA256, verified in Rust
@@ -183,6 +246,20 @@ export declare function emitLogStream(data: LogStreamEvent, room?: string): void
 
 /** Sends a `service:status` event to everyone, or to the members of `room`. */
 export declare function emitServiceStatus(data: ServiceStatusEvent, room?: string): void
+
+export interface EmitterStats {
+  /** Emitter calls accepted. */
+  eventsEmitted: number
+  /** `batch` packets published. */
+  batchesSent: number
+  /** Events accepted and then not published because Redis stopped answering. */
+  eventsDropped: number
+  /** Calls refused with `ERR_REDIS_UNAVAILABLE`. */
+  eventsRefused: number
+  /** Accepted events not yet published. */
+  eventsQueued: number
+  redis: RedisHealth
+}
 
 /**
  * Sends an event to one socket and resolves with what its client acknowledged (the package's
@@ -283,6 +360,14 @@ export interface HubStats {
   /** ISO-8601. */
   startedAt: string
   uptimeMs: number
+  /** With `redis`: hubs alive in the cluster (this one included), as last heard (1 s). */
+  hubs?: number
+  /** With `redis`: sockets connected to any hub of the cluster. */
+  clusterConnections?: number
+  /** With `redis`: rooms with members on any hub. */
+  clusterRooms?: number
+  /** With `redis`: whether Redis answers. */
+  redis?: RedisHealth
 }
 
 export interface PresenceInfo {
@@ -296,6 +381,16 @@ export interface PresenceInfo {
   lastSeen: string
   /** What the client last sent with `presence:set`. */
   state?: Record<string, unknown>
+}
+
+export interface RedisHealth {
+  connected: boolean
+  /** The last Redis failure seen (kept after a reconnect). */
+  lastError?: string
+  /** Times Redis became unreachable since start. */
+  outages: number
+  /** Broadcasts that reached this hub's clients only, because Redis was away. */
+  unpublished: number
 }
 
 export interface SocketDrops {

@@ -835,8 +835,11 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.RealtimeEmitter = nativeBinding.RealtimeEmitter
+module.exports.JsEmitter = nativeBinding.JsEmitter
 module.exports._emitJson = nativeBinding._emitJson
 module.exports._emitValue = nativeBinding._emitValue
+module.exports.createEmitter = nativeBinding.createEmitter
 module.exports.createToken = nativeBinding.createToken
 module.exports.emit = nativeBinding.emit
 module.exports.emitBuildProgress = nativeBinding.emitBuildProgress

@@ -138,3 +138,51 @@ test.serial('drops of a batch count every event in it', async (t) => {
   t.is(batchesSent, 200)
   t.is(s.log.filter((e) => e.event === 'batch').length, 200 - eventsDropped / 10)
 })
+
+/** `name value` samples of a Prometheus text body. */
+const samples = (text) =>
+  Object.fromEntries(
+    text
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'))
+      .map((l) => l.split(' '))
+      .map(([k, v]) => [k, Number(v)]),
+  )
+
+test.serial('metricsPath: a GET answers Prometheus text with the stats; off by default; bad paths refused', async (t) => {
+  const { info, connect } = await setup(t, { metricsPath: '/metrics' })
+  const s = await connect()
+  await join(t, s, 'm')
+  hub.emit('test:metrics', { i: 1 }, 'm')
+  await waitFor(() => envelopes(s).length === 1)
+  const res = await fetch(`${info.url}/metrics`)
+  t.is(res.status, 200)
+  t.is(res.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8')
+  const text = await res.text()
+  t.regex(text, /^# HELP nself_realtime_connections .+\n# TYPE nself_realtime_connections gauge\nnself_realtime_connections 1\n/m)
+  t.regex(text, /^# TYPE nself_realtime_events_emitted_total counter$/m)
+  const m = samples(text)
+  t.like(m, {
+    nself_realtime_connections: 1,
+    nself_realtime_rooms: 1,
+    nself_realtime_events_emitted_total: 1,
+    nself_realtime_packets_sent_total: 1,
+    nself_realtime_events_dropped_total: 0,
+    nself_realtime_batches_sent_total: 0,
+    nself_realtime_recoveries_total: 0,
+    nself_realtime_recovery_misses_total: 0,
+    nself_realtime_auth_failures_total: 0,
+  })
+  t.false('nself_realtime_redis_connected' in m, 'no Redis metrics without redis')
+  // A scrape is not a Socket.IO request and not a handshake.
+  t.is((await fetch(`${info.url}/metrics/`)).status, 200)
+  t.is((await fetch(`${info.url}/metrics`, { method: 'POST' })).status, 405)
+  t.is(hub.getStats().connectionsRateLimited, 0)
+  await hub.stopHub()
+  const plainHub = await hub.startHub({ port: 0 })
+  t.is((await fetch(`${plainHub.url}/metrics`)).status, 404, 'off by default')
+  await hub.stopHub()
+  for (const metricsPath of ['metrics', '/api/ws', '/api/ws/metrics', 7]) {
+    await t.throwsAsync(hub.startHub({ port: 0, metricsPath }), { code: 'ERR_INVALID_OPTIONS', message: /metricsPath/ })
+  }
+})

@@ -10,7 +10,8 @@ use napi_derive::napi;
 use parking_lot::Mutex;
 
 use crate::auth::{Hooks, JsHook};
-use crate::error::HubError;
+use crate::emitter;
+use crate::error::{self as hub_error, HubError};
 use crate::hub::{self, Hub};
 use crate::options::HubConfig;
 use crate::presence;
@@ -136,11 +137,67 @@ fn type_name(t: ValueType) -> &'static str {
     }
 }
 
-fn emit_kind(env: &Env, kind: EventKind, data: Unknown, room: Option<Unknown>) -> Result<()> {
-    let hub = running(env)?;
+/// Where an emitter call goes: the running hub, or a `createEmitter` emitter. Both validate
+/// with the same rules ([`crate::dispatch::Emit`]).
+trait Sink {
+    fn typed(&self, kind: EventKind, json: &str, room: Option<&str>) -> hub_error::HubResult<()>;
+    fn custom(&self, event: &str, json: &str, room: Option<&str>) -> hub_error::HubResult<()>;
+}
+
+impl Sink for Hub {
+    fn typed(&self, kind: EventKind, json: &str, room: Option<&str>) -> hub_error::HubResult<()> {
+        self.emit_typed(kind, json, room)
+    }
+    fn custom(&self, event: &str, json: &str, room: Option<&str>) -> hub_error::HubResult<()> {
+        self.emit_custom(event, json, room)
+    }
+}
+
+impl Sink for emitter::Emitter {
+    fn typed(&self, kind: EventKind, json: &str, room: Option<&str>) -> hub_error::HubResult<()> {
+        self.emit_typed(kind, json, room)
+    }
+    fn custom(&self, event: &str, json: &str, room: Option<&str>) -> hub_error::HubResult<()> {
+        self.emit_custom(event, json, room)
+    }
+}
+
+fn emit_kind(
+    env: &Env,
+    sink: &dyn Sink,
+    kind: EventKind,
+    data: Unknown,
+    room: Option<Unknown>,
+) -> Result<()> {
     let room = room_arg(env, room)?;
     let json = stringify(env, data, true)?;
-    hub.emit_typed(kind, &json, room.as_deref())
+    sink.typed(kind, &json, room.as_deref())
+        .map_err(|e| js_error(env, e))
+}
+
+fn emit_any(
+    env: &Env,
+    sink: &dyn Sink,
+    event: Unknown,
+    data: Unknown,
+    room: Option<Unknown>,
+) -> Result<()> {
+    let event = match event.get_type()? {
+        ValueType::String => event.coerce_to_string()?.into_utf8()?.into_owned()?,
+        other => {
+            return Err(js_error(
+                env,
+                HubError::event(format!(
+                    "event: expected a string, got {}",
+                    type_name(other)
+                )),
+            ))
+        }
+    };
+    let room = room_arg(env, room)?;
+    let typed = EventKind::from_name(&event).is_some();
+    let json = stringify(env, data, typed)?;
+    sink.custom(&event, &json, room.as_deref())
         .map_err(|e| js_error(env, e))
 }
 
@@ -383,61 +440,44 @@ pub fn create_token(env: &Env, options: Unknown) -> Result<String> {
 /// Sends a `service:status` event to everyone, or to the members of `room`.
 #[napi(ts_args_type = "data: ServiceStatusEvent, room?: string")]
 pub fn emit_service_status(env: &Env, data: Unknown, room: Option<Unknown>) -> Result<()> {
-    emit_kind(env, EventKind::ServiceStatus, data, room)
+    emit_kind(env, &*running(env)?, EventKind::ServiceStatus, data, room)
 }
 
 /// Sends a `build:progress` event to everyone, or to the members of `room`.
 #[napi(ts_args_type = "data: BuildProgressEvent, room?: string")]
 pub fn emit_build_progress(env: &Env, data: Unknown, room: Option<Unknown>) -> Result<()> {
-    emit_kind(env, EventKind::BuildProgress, data, room)
+    emit_kind(env, &*running(env)?, EventKind::BuildProgress, data, room)
 }
 
 /// Sends a `deploy:progress` event to everyone, or to the members of `room`.
 #[napi(ts_args_type = "data: DeployProgressEvent, room?: string")]
 pub fn emit_deploy_progress(env: &Env, data: Unknown, room: Option<Unknown>) -> Result<()> {
-    emit_kind(env, EventKind::DeployProgress, data, room)
+    emit_kind(env, &*running(env)?, EventKind::DeployProgress, data, room)
 }
 
 /// Sends a `logs:stream` event (batched by default) to everyone, or to the members of `room`.
 #[napi(ts_args_type = "data: LogStreamEvent, room?: string")]
 pub fn emit_log_stream(env: &Env, data: Unknown, room: Option<Unknown>) -> Result<()> {
-    emit_kind(env, EventKind::LogStream, data, room)
+    emit_kind(env, &*running(env)?, EventKind::LogStream, data, room)
 }
 
 /// Sends a `docker:stats` event (batched by default) to everyone, or to the members of `room`.
 #[napi(ts_args_type = "data: DockerStatsEvent, room?: string")]
 pub fn emit_docker_stats(env: &Env, data: Unknown, room: Option<Unknown>) -> Result<()> {
-    emit_kind(env, EventKind::DockerStats, data, room)
+    emit_kind(env, &*running(env)?, EventKind::DockerStats, data, room)
 }
 
 /// Sends a `db:query:result` event to everyone, or to the members of `room`.
 #[napi(ts_args_type = "data: DbQueryResultEvent, room?: string")]
 pub fn emit_db_query_result(env: &Env, data: Unknown, room: Option<Unknown>) -> Result<()> {
-    emit_kind(env, EventKind::DbQueryResult, data, room)
+    emit_kind(env, &*running(env)?, EventKind::DbQueryResult, data, room)
 }
 
 /// Sends a custom event (name: 1-64 characters `[A-Za-z0-9_.:-]`, not reserved) with any
 /// JSON-serialisable data. One of the six typed names gets that type's validation.
 #[napi(ts_args_type = "event: string, data?: unknown, room?: string")]
 pub fn emit(env: &Env, event: Unknown, data: Unknown, room: Option<Unknown>) -> Result<()> {
-    let hub = running(env)?;
-    let event = match event.get_type()? {
-        ValueType::String => event.coerce_to_string()?.into_utf8()?.into_owned()?,
-        other => {
-            return Err(js_error(
-                env,
-                HubError::event(format!(
-                    "event: expected a string, got {}",
-                    type_name(other)
-                )),
-            ))
-        }
-    };
-    let room = room_arg(env, room)?;
-    let typed = EventKind::from_name(&event).is_some();
-    let json = stringify(env, data, typed)?;
-    hub.emit_custom(&event, &json, room.as_deref())
-        .map_err(|e| js_error(env, e))
+    emit_any(env, &*running(env)?, event, data, room)
 }
 
 #[napi(object)]
@@ -660,6 +700,25 @@ pub struct JsHubStats {
     /// ISO-8601.
     pub started_at: String,
     pub uptime_ms: f64,
+    /// With `redis`: hubs alive in the cluster (this one included), as last heard (1 s).
+    pub hubs: Option<f64>,
+    /// With `redis`: sockets connected to any hub of the cluster.
+    pub cluster_connections: Option<f64>,
+    /// With `redis`: rooms with members on any hub.
+    pub cluster_rooms: Option<f64>,
+    /// With `redis`: whether Redis answers.
+    pub redis: Option<RedisHealth>,
+}
+
+#[napi(object)]
+pub struct RedisHealth {
+    pub connected: bool,
+    /// The last Redis failure seen (kept after a reconnect).
+    pub last_error: Option<String>,
+    /// Times Redis became unreachable since start.
+    pub outages: f64,
+    /// Broadcasts that reached this hub's clients only, because Redis was away.
+    pub unpublished: f64,
 }
 
 /// Counters of the running hub.
@@ -703,5 +762,158 @@ pub fn get_stats(env: &Env) -> Result<JsHubStats> {
         joins_forbidden: s.joins_forbidden as f64,
         started_at: s.started_at,
         uptime_ms: s.uptime_ms as f64,
+        hubs: s.cluster.as_ref().map(|c| c.hubs as f64),
+        cluster_connections: s.cluster.as_ref().map(|c| c.connections as f64),
+        cluster_rooms: s.cluster.as_ref().map(|c| c.rooms as f64),
+        redis: s.cluster.map(|c| RedisHealth {
+            connected: c.redis.connected,
+            last_error: c.redis.last_error,
+            outages: c.redis.outages as f64,
+            unpublished: c.redis.unpublished as f64,
+        }),
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// createEmitter
+
+/// An emitter for a process that runs no hub (see `createEmitter`).
+#[napi(js_name = "RealtimeEmitter")]
+pub struct JsEmitter {
+    inner: std::sync::Arc<emitter::Emitter>,
+}
+
+/// Emits to the clients of every hub of a Redis cluster from a process that runs no hub (a
+/// worker, a cron job, a CLI). Same emitters and validation as the module's; events are numbered
+/// and kept in the shared history as a hub's are. Connects in the background; emitters throw
+/// `ERR_REDIS_UNAVAILABLE` while Redis is known not to answer. Call `close()` before exiting: it
+/// publishes what is queued (the emitter does not keep the process alive).
+#[napi(ts_args_type = "options: EmitterOptions")]
+pub fn create_emitter(env: &Env, options: Unknown) -> Result<JsEmitter> {
+    let value = env
+        .from_js_value::<serde_json::Value, _>(options)
+        .map_err(|e| {
+            js_error(
+                env,
+                HubError::options(format!(
+                    "options: expected {{ redis: {{ url, prefix? }}, history?, batch?, \
+                     maxPayloadBytes? }} ({e})"
+                )),
+            )
+        })?;
+    let started = emitter::EmitterConfig::from_json(&value)
+        .and_then(|cfg| within_runtime_if_available(|| emitter::Emitter::start(cfg)));
+    started
+        .map(|inner| JsEmitter { inner })
+        .map_err(|e| js_error(env, e))
+}
+
+#[napi(object)]
+pub struct EmitterStats {
+    /// Emitter calls accepted.
+    pub events_emitted: f64,
+    /// `batch` packets published.
+    pub batches_sent: f64,
+    /// Events accepted and then not published because Redis stopped answering.
+    pub events_dropped: f64,
+    /// Calls refused with `ERR_REDIS_UNAVAILABLE`.
+    pub events_refused: f64,
+    /// Accepted events not yet published.
+    pub events_queued: f64,
+    pub redis: RedisHealth,
+}
+
+#[napi]
+impl JsEmitter {
+    #[napi(ts_args_type = "data: ServiceStatusEvent, room?: string")]
+    pub fn emit_service_status(
+        &self,
+        env: &Env,
+        data: Unknown,
+        room: Option<Unknown>,
+    ) -> Result<()> {
+        emit_kind(env, &*self.inner, EventKind::ServiceStatus, data, room)
+    }
+
+    #[napi(ts_args_type = "data: BuildProgressEvent, room?: string")]
+    pub fn emit_build_progress(
+        &self,
+        env: &Env,
+        data: Unknown,
+        room: Option<Unknown>,
+    ) -> Result<()> {
+        emit_kind(env, &*self.inner, EventKind::BuildProgress, data, room)
+    }
+
+    #[napi(ts_args_type = "data: DeployProgressEvent, room?: string")]
+    pub fn emit_deploy_progress(
+        &self,
+        env: &Env,
+        data: Unknown,
+        room: Option<Unknown>,
+    ) -> Result<()> {
+        emit_kind(env, &*self.inner, EventKind::DeployProgress, data, room)
+    }
+
+    #[napi(ts_args_type = "data: LogStreamEvent, room?: string")]
+    pub fn emit_log_stream(&self, env: &Env, data: Unknown, room: Option<Unknown>) -> Result<()> {
+        emit_kind(env, &*self.inner, EventKind::LogStream, data, room)
+    }
+
+    #[napi(ts_args_type = "data: DockerStatsEvent, room?: string")]
+    pub fn emit_docker_stats(&self, env: &Env, data: Unknown, room: Option<Unknown>) -> Result<()> {
+        emit_kind(env, &*self.inner, EventKind::DockerStats, data, room)
+    }
+
+    #[napi(ts_args_type = "data: DbQueryResultEvent, room?: string")]
+    pub fn emit_db_query_result(
+        &self,
+        env: &Env,
+        data: Unknown,
+        room: Option<Unknown>,
+    ) -> Result<()> {
+        emit_kind(env, &*self.inner, EventKind::DbQueryResult, data, room)
+    }
+
+    /// A custom event, validated as the module's `emit`.
+    #[napi(ts_args_type = "event: string, data?: unknown, room?: string")]
+    pub fn emit(
+        &self,
+        env: &Env,
+        event: Unknown,
+        data: Unknown,
+        room: Option<Unknown>,
+    ) -> Result<()> {
+        emit_any(env, &*self.inner, event, data, room)
+    }
+
+    /// Publishes everything emitted so far (pending batches included), then disconnects from
+    /// Redis. Emitters throw `ERR_EMITTER_CLOSED` from the moment it is called.
+    #[napi]
+    pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
+        let inner = self.inner.clone();
+        env.spawn_future(async move {
+            inner.close().await;
+            Ok(())
+        })
+    }
+
+    /// Counters of this emitter, and Redis health.
+    #[napi]
+    pub fn stats(&self) -> EmitterStats {
+        let s = self.inner.stats();
+        EmitterStats {
+            events_emitted: s.events_emitted as f64,
+            batches_sent: s.batches_sent as f64,
+            events_dropped: s.events_dropped as f64,
+            events_refused: s.events_refused as f64,
+            events_queued: s.events_queued as f64,
+            redis: RedisHealth {
+                connected: s.redis.connected,
+                last_error: s.redis.last_error,
+                outages: s.redis.outages as f64,
+                unpublished: s.redis.unpublished as f64,
+            },
+        }
+    }
 }

@@ -8,18 +8,22 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use serde_json::value::RawValue;
-use socketioxide::{BroadcastError, SocketError, SocketIo};
+use socketioxide::{BroadcastError, SocketError};
+
+use crate::cluster::{Cluster, Io as SocketIo};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::batch::{Batcher, Outgoing, Target};
-use crate::clock::now_ms;
+use crate::clock::{iso8601, now_ms};
 use crate::envelope;
+use crate::error::{ErrorCode, HubError, HubResult};
 use crate::history::Streams;
 use crate::options::BatchConfig;
 use crate::presence::Presence;
 use crate::stats::Stats;
+use crate::validate::{check_custom_event_name, check_room, EventKind};
 
 /// One accepted emit, already validated and wrapped in its envelope, all but `seq` and `epoch`
 /// ([`envelope::open`]): the dispatcher numbers it when it takes it off the queue.
@@ -27,6 +31,72 @@ pub struct Emit {
     pub target: Target,
     pub event: Cow<'static, str>,
     pub envelope: String,
+}
+
+impl Emit {
+    /// Validates one of the six typed events (SPEC §4) for `room` (or everyone) and opens its
+    /// envelope. Shared by the hub's emitters and [`crate::emitter`], so both refuse alike.
+    pub fn typed(
+        kind: EventKind,
+        data_json: &str,
+        room: Option<&str>,
+        max_payload_bytes: usize,
+    ) -> HubResult<Emit> {
+        check_target(room, data_json, max_payload_bytes)?;
+        kind.validate(&parse_payload(data_json)?)?;
+        Ok(Emit::open(Cow::Borrowed(kind.name()), data_json, room))
+    }
+
+    /// Validates a custom event; one of the typed names gets that type's validation.
+    pub fn custom(
+        event: &str,
+        data_json: &str,
+        room: Option<&str>,
+        max_payload_bytes: usize,
+    ) -> HubResult<Emit> {
+        if let Some(kind) = EventKind::from_name(event) {
+            return Emit::typed(kind, data_json, room, max_payload_bytes);
+        }
+        check_custom_event_name(event)?;
+        check_target(room, data_json, max_payload_bytes)?;
+        parse_payload(data_json)?;
+        Ok(Emit::open(Cow::Owned(event.to_string()), data_json, room))
+    }
+
+    fn open(event: Cow<'static, str>, data_json: &str, room: Option<&str>) -> Emit {
+        let timestamp = iso8601(now_ms());
+        Emit {
+            target: room.map_or(Target::All, |r| Target::Room(r.into())),
+            envelope: envelope::open(&event, data_json, &timestamp, room),
+            event,
+        }
+    }
+}
+
+/// The room name (SPEC §5) and the payload size (`maxPayloadBytes`).
+pub fn check_target(
+    room: Option<&str>,
+    data_json: &str,
+    max_payload_bytes: usize,
+) -> HubResult<()> {
+    if let Some(room) = room {
+        check_room(room)?;
+    }
+    if data_json.len() > max_payload_bytes {
+        return Err(HubError::new(
+            ErrorCode::PayloadTooLarge,
+            format!(
+                "data: expected at most maxPayloadBytes ({max_payload_bytes}) bytes of JSON, got {}",
+                data_json.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub fn parse_payload(data_json: &str) -> HubResult<serde_json::Value> {
+    serde_json::from_str(data_json)
+        .map_err(|e| HubError::event(format!("data: expected JSON, got invalid JSON ({e})")))
 }
 
 pub enum Command {
@@ -86,6 +156,13 @@ pub struct Dispatcher {
     /// Sequence numbers and history per target, shared with the `recover` handler.
     streams: Arc<parking_lot::Mutex<Streams>>,
     epoch: Arc<str>,
+    /// With `redis`: numbering and history are the cluster's (the hub's own while Redis is
+    /// away), and broadcasts reach every hub.
+    cluster: Option<Arc<Cluster>>,
+    /// A hub numbers locally while Redis is away (its own clients still get the event); an
+    /// emitter has no clients of its own, so an event Redis could not number is dropped and
+    /// counted instead.
+    local_fallback: bool,
     rx: mpsc::UnboundedReceiver<Command>,
 }
 
@@ -96,6 +173,9 @@ pub struct Shared {
     pub held: Arc<AtomicU64>,
     pub streams: Arc<parking_lot::Mutex<Streams>>,
     pub epoch: Arc<str>,
+    pub cluster: Option<Arc<Cluster>>,
+    /// See [`Dispatcher`]: `true` for a hub, `false` for an emitter.
+    pub local_fallback: bool,
 }
 
 impl Dispatcher {
@@ -112,6 +192,8 @@ impl Dispatcher {
             warned_drop: AtomicBool::new(false),
             streams: shared.streams,
             epoch: shared.epoch,
+            cluster: shared.cluster,
+            local_fallback: shared.local_fallback,
             rx,
         };
         (dispatcher, Queue { tx, queued })
@@ -130,7 +212,7 @@ impl Dispatcher {
                 cmd = self.rx.recv() => match cmd {
                     Some(Command::Emit(e)) => {
                         let now = std::time::Instant::now();
-                        self.accept(e, now, &mut out);
+                        self.accept(e, now, &mut out).await;
                         // Under a continuous stream the timer branch may not get a turn.
                         if deadline.is_some_and(|d| d <= now) {
                             self.batcher.flush_due(now, &mut out);
@@ -154,7 +236,7 @@ impl Dispatcher {
         let mut waiting = Vec::new();
         while let Ok(cmd) = self.rx.try_recv() {
             match cmd {
-                Command::Emit(e) => self.accept(e, std::time::Instant::now(), &mut out),
+                Command::Emit(e) => self.accept(e, std::time::Instant::now(), &mut out).await,
                 Command::Flush(done) => waiting.push(done),
             }
         }
@@ -182,14 +264,36 @@ impl Dispatcher {
 
     /// Takes one emit off the queue, gives it its target's next `seq` (in call order: this is
     /// the only place that numbers) and hands it to the batcher.
-    fn accept(&mut self, e: Emit, now: std::time::Instant, out: &mut Vec<Outgoing>) {
+    ///
+    /// With `redis`, the number comes from Redis (one round trip; this task awaits it, which
+    /// keeps call order), shared by every hub emitting to that target; while Redis is away the
+    /// hub numbers under its own epoch, as a single hub does.
+    async fn accept(&mut self, e: Emit, now: std::time::Instant, out: &mut Vec<Outgoing>) {
         self.queued.fetch_sub(1, Ordering::Relaxed);
-        let epoch = &self.epoch;
         let open = e.envelope;
-        let envelope = self
-            .streams
-            .lock()
-            .stamp(&e.target, now_ms(), |seq| envelope::close(open, seq, epoch));
+        let stamped = match &self.cluster {
+            Some(c) => c.stamp(&e.target, &open).await,
+            None => None,
+        };
+        let envelope = match stamped {
+            Some((seq, epoch)) => envelope::close(open, seq, &epoch),
+            None if !self.local_fallback => {
+                Stats::add(&self.stats.events_dropped, 1);
+                if !self.warned_drop.swap(true, Ordering::Relaxed) {
+                    eprintln!(
+                        "nself-realtime: emitter: Redis did not answer; events accepted before \
+                         that was known are dropped and counted in stats().eventsDropped"
+                    );
+                }
+                return;
+            }
+            None => {
+                let epoch = &self.epoch;
+                self.streams
+                    .lock()
+                    .stamp(&e.target, now_ms(), |seq| envelope::close(open, seq, epoch))
+            }
+        };
         self.batcher.push(e.target, e.event, envelope, now, out);
     }
 
@@ -226,6 +330,13 @@ impl Dispatcher {
         let Some(ns) = self.io.of("/") else {
             Stats::add(&self.stats.events_dropped, events * audience);
             return;
+        };
+        // A single hub skips the adapter's remote half (it would encode every packet for
+        // nobody).
+        let ns = if self.cluster.is_some() {
+            ns
+        } else {
+            ns.local()
         };
         let result = match target {
             Target::All => ns.emit(&*event, &*raw).await,

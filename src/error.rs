@@ -32,6 +32,10 @@ pub enum ErrorCode {
     UnknownSocket,
     /// `emitToSocket`: the client did not acknowledge within the timeout, retries included.
     AckTimeout,
+    /// `createEmitter`: Redis does not answer, so the event could reach no hub (nothing sent).
+    RedisUnavailable,
+    /// `createEmitter`: an emitter used after `close()`.
+    EmitterClosed,
 }
 
 impl ErrorCode {
@@ -50,6 +54,8 @@ impl ErrorCode {
             ErrorCode::Io => "ERR_HUB_IO",
             ErrorCode::UnknownSocket => "ERR_UNKNOWN_SOCKET",
             ErrorCode::AckTimeout => "ERR_ACK_TIMEOUT",
+            ErrorCode::RedisUnavailable => "ERR_REDIS_UNAVAILABLE",
+            ErrorCode::EmitterClosed => "ERR_EMITTER_CLOSED",
         }
     }
 }

@@ -88,6 +88,40 @@ export interface HubOptions {
   trustProxy?: boolean
   /** Binary attachments per client packet (their total size is capped by `maxPayloadBytes`). Default `10`. */
   maxBinaryAttachments?: number
+  /**
+   * Scale-out: hubs with the same Redis (7+, or Valkey) and `prefix` form one cluster. Emits
+   * reach clients on every hub, presence queries and stats answer for the cluster, and history
+   * (hence recovery) is shared. Redis being unreachable is survived: local clients keep being
+   * served and `getStats().redis` says so. Default: none (a single hub).
+   */
+  redis?: RedisOptions
+  /**
+   * Path on the hub port where a GET answers Prometheus text (`text/plain; version=0.0.4`):
+   * connections, rooms, events emitted, batches and packets sent, drops, recoveries, security
+   * counters, and with `redis` Redis health and the cluster. Starts with `/`, outside `path`.
+   * Default: none (no endpoint).
+   */
+  metricsPath?: string
+}
+
+/** `redis` of `HubOptions`. */
+export interface RedisOptions {
+  /** `'redis://[user:password@]host:port[/db]'`; RESP3 is used whatever the URL says. */
+  url: string
+  /** Start of every key and channel of the cluster: 1..64 of `[A-Za-z0-9_.:-]`. Default `'nself-realtime'`. */
+  prefix?: string
+}
+
+/** Options of `createEmitter`. */
+export interface EmitterOptions {
+  /** The cluster's Redis and prefix, as the hubs were given. */
+  redis: RedisOptions
+  /** Use the hubs' value: `maxEvents` caps the shared history streams on every write. Default as `HubOptions.history`. */
+  history?: HubOptions['history']
+  /** Coalescing of high-frequency events before they are published. Default as `HubOptions.batch`. */
+  batch?: HubOptions['batch']
+  /** Largest emitted payload. Default `65536`. */
+  maxPayloadBytes?: number
 }
 
 /** `rateLimit` of `HubOptions`; `0` turns a limit off. */

@@ -3,7 +3,6 @@
 //! shutdown token reaches the accept loop, every connection, the dispatcher and the sweeper, and a
 //! task tracker says when all of them finished.
 
-use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, LazyLock};
@@ -11,20 +10,21 @@ use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
 use serde_json::Value;
-use socketioxide::extract::SocketRef;
 use socketioxide::handler::ConnectHandler;
-use socketioxide::{ParserConfig, SocketIo, TransportType};
+use socketioxide::{ParserConfig, TransportType};
+
+use crate::cluster::{Bus, Cluster, Io as SocketIo, Socket as SocketRef};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Hooks;
-use crate::batch::Target;
 use crate::clock::{iso8601, now_ms};
-use crate::dispatch::{Dispatcher, Emit, Queue, Shared};
+use crate::dispatch::{check_target, parse_payload, Dispatcher, Emit, Queue, Shared};
 use crate::envelope;
 use crate::error::{ErrorCode, HubError, HubResult};
 use crate::history::Streams;
+use crate::metrics;
 use crate::options::{HubConfig, Transports};
 use crate::origin::OriginPolicy;
 use crate::presence::{Presence, PresenceInfo};
@@ -84,11 +84,27 @@ pub struct HubStats {
     pub joins_forbidden: u64,
     pub started_at: String,
     pub uptime_ms: u64,
+    /// With `redis`: the whole cluster as this hub sees it.
+    pub cluster: Option<ClusterStats>,
+}
+
+/// The cluster part of `getStats()`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterStats {
+    /// Hubs alive (this one included).
+    pub hubs: u64,
+    /// Sockets on every hub.
+    pub connections: u64,
+    /// Rooms with members on any hub.
+    pub rooms: u64,
+    pub redis: crate::cluster::RedisHealth,
 }
 
 /// One running hub.
 pub struct Hub {
     cfg: Arc<HubConfig>,
+    /// The link to the other hubs (`redis` option).
+    cluster: Option<Arc<Cluster>>,
     info: HubInfo,
     io: SocketIo,
     queue: Queue,
@@ -184,7 +200,23 @@ impl Hub {
         let ips = Arc::new(parking_lot::Mutex::new(IpLimiter::new(
             cfg.rate_limit.clone(),
         )));
+        let cluster = match &cfg.redis {
+            Some(r) => Some(Cluster::new(r, cfg.history.clone())?),
+            None => None,
+        };
+        if let Some(c) = &cluster {
+            // Redis down at start is not fatal: the watchdog keeps trying.
+            if !c.probe().await {
+                eprintln!(
+                    "nself-realtime: Redis at {} does not answer; this hub serves its local \
+                     clients and joins the cluster when Redis is reachable",
+                    cfg.redis.as_ref().map_or("", |r| r.url.as_str())
+                );
+            }
+        }
+        let bus = cluster.as_ref().map_or_else(Bus::off, |c| c.bus());
         let ctx = Arc::new(Ctx {
+            cluster: cluster.clone(),
             cfg: cfg.clone(),
             presence: presence.clone(),
             stats: stats.clone(),
@@ -200,7 +232,7 @@ impl Hub {
             .max_incoming_binaries(cfg.max_binary_attachments)
             .max_incoming_binary_buf_size(cfg.max_payload_bytes)
             .packet_completion_timeout(Duration::from_secs(5));
-        let builder = SocketIo::builder()
+        let builder = socketioxide::SocketIo::builder()
             .req_path(cfg.path.clone())
             .ping_interval(Duration::from_millis(cfg.ping_interval_ms))
             .ping_timeout(Duration::from_millis(cfg.ping_timeout_ms))
@@ -208,7 +240,17 @@ impl Hub {
             .max_payload(cfg.max_payload_bytes as u64)
             .ws_max_message_size(cfg.max_payload_bytes)
             .with_parser(parser)
-            .with_state(ctx.clone());
+            .with_state(ctx.clone())
+            .with_adapter::<crate::cluster::Adapter>(
+                socketioxide_redis::RedisAdapterCtr::new_with_driver(
+                    bus,
+                    socketioxide_redis::RedisAdapterConfig::default().with_prefix(
+                        cfg.redis
+                            .as_ref()
+                            .map_or_else(|| "nself-realtime".to_string(), |r| r.prefix.clone()),
+                    ),
+                ),
+            );
         let builder = match cfg.transports {
             Transports::Both => {
                 builder.transports([TransportType::Websocket, TransportType::Polling])
@@ -218,10 +260,14 @@ impl Hub {
         };
         let (svc, io) = builder.build_svc();
         // Middlewares run last-added first: `admit` (authentication) before `register`.
+        // The adapter subscribes its channels here (our driver never fails; while Redis is
+        // away it subscribes them later).
         io.ns(
             "/",
             rooms::on_connect.with(rooms::register).with(rooms::admit),
-        );
+        )
+        .await
+        .map_err(|e| HubError::new(ErrorCode::Io, format!("namespace /: {e}")))?;
         if cfg.allowed_origins == OriginPolicy::Any {
             eprintln!(
                 "nself-realtime: allowedOrigins is '*': pages of any site can connect to this \
@@ -239,18 +285,26 @@ impl Hub {
                 held: held.clone(),
                 streams: streams.clone(),
                 epoch: epoch.clone(),
+                cluster: cluster.clone(),
+                local_fallback: true,
             },
         );
-        let gate = Arc::new(Gate::new(
-            cfg.allowed_origins.clone(),
-            cfg.trust_proxy,
-            ips,
-            stats.clone(),
-        ));
+        let gate = Arc::new(
+            Gate::new(
+                cfg.allowed_origins.clone(),
+                cfg.trust_proxy,
+                ips,
+                stats.clone(),
+            )
+            .with_metrics(cfg.metrics_path.clone()),
+        );
         let shutdown = CancellationToken::new();
         let kill = CancellationToken::new();
         let tasks = TaskTracker::new();
         tasks.spawn(dispatcher.run(shutdown.clone()));
+        if let Some(c) = &cluster {
+            tasks.spawn(c.clone().watch(Some(presence.clone()), shutdown.clone()));
+        }
         tasks.spawn(server::serve(
             listener,
             {
@@ -276,7 +330,8 @@ impl Hub {
             started_at: iso8601(started_at_ms),
             epoch: epoch.to_string(),
         };
-        Ok(Arc::new(Hub {
+        let hub = Arc::new(Hub {
+            cluster,
             cfg,
             info,
             io,
@@ -291,7 +346,15 @@ impl Hub {
             tasks,
             started: Instant::now(),
             started_at_ms,
-        }))
+        });
+        if hub.cfg.metrics_path.is_some() {
+            let weak = Arc::downgrade(&hub);
+            hub.gate.set_metrics(Box::new(move || {
+                let hub = weak.upgrade()?;
+                Some(metrics::render(&metrics::from_stats(&hub.stats())))
+            }));
+        }
+        Ok(hub)
     }
 
     /// Delivers everything emitted so far, tells clients the server is going away (an Engine.IO
@@ -364,37 +427,22 @@ impl Hub {
         data_json: &str,
         room: Option<&str>,
     ) -> HubResult<()> {
-        self.check_target(room, data_json)?;
-        kind.validate(&parse_payload(data_json)?)?;
-        self.enqueue(Cow::Borrowed(kind.name()), data_json, room)
+        self.enqueue(Emit::typed(
+            kind,
+            data_json,
+            room,
+            self.cfg.max_payload_bytes,
+        )?)
     }
 
     /// Validates and enqueues a custom event; a typed event name gets its type's validation.
     pub fn emit_custom(&self, event: &str, data_json: &str, room: Option<&str>) -> HubResult<()> {
-        if let Some(kind) = EventKind::from_name(event) {
-            return self.emit_typed(kind, data_json, room);
-        }
-        check_custom_event_name(event)?;
-        self.check_target(room, data_json)?;
-        parse_payload(data_json)?;
-        self.enqueue(Cow::Owned(event.to_string()), data_json, room)
-    }
-
-    fn check_target(&self, room: Option<&str>, data_json: &str) -> HubResult<()> {
-        if let Some(room) = room {
-            check_room(room)?;
-        }
-        if data_json.len() > self.cfg.max_payload_bytes {
-            return Err(HubError::new(
-                ErrorCode::PayloadTooLarge,
-                format!(
-                    "data: expected at most maxPayloadBytes ({}) bytes of JSON, got {}",
-                    self.cfg.max_payload_bytes,
-                    data_json.len()
-                ),
-            ));
-        }
-        Ok(())
+        self.enqueue(Emit::custom(
+            event,
+            data_json,
+            room,
+            self.cfg.max_payload_bytes,
+        )?)
     }
 
     /// Sends one event to one socket and waits for its client's acknowledgement, sending it
@@ -416,7 +464,7 @@ impl Hub {
                 parse_payload(data_json)?;
             }
         }
-        self.check_target(None, data_json)?;
+        check_target(None, data_json, self.cfg.max_payload_bytes)?;
         let id = TO_SOCKET_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let open = envelope::open(event, data_json, &iso8601(now_ms()), None);
         let envelope = envelope::close_targeted(open, id, &self.info.epoch);
@@ -437,18 +485,7 @@ impl Hub {
         self.io.of("/")?.get_socket(sid)
     }
 
-    fn enqueue(
-        &self,
-        event: Cow<'static, str>,
-        data_json: &str,
-        room: Option<&str>,
-    ) -> HubResult<()> {
-        let timestamp = iso8601(now_ms());
-        let emit = Emit {
-            target: room.map_or(Target::All, |r| Target::Room(r.into())),
-            envelope: envelope::open(&event, data_json, &timestamp, room),
-            event,
-        };
+    fn enqueue(&self, emit: Emit) -> HubResult<()> {
         if !self.queue.push(emit) {
             return Err(HubError::not_running());
         }
@@ -461,17 +498,44 @@ impl Hub {
         self.cfg.secret.signing()
     }
 
+    /// This hub's sockets, then the other hubs' (as last heard, at most a second old).
     pub fn presence(&self) -> Vec<PresenceInfo> {
-        self.presence.all()
+        let mut all = self.presence.all();
+        if let Some(c) = &self.cluster {
+            all.extend(c.remote_presence());
+        }
+        all
     }
 
     pub fn room_members(&self, room: &str) -> HubResult<Vec<PresenceInfo>> {
         check_room(room)?;
-        Ok(self.presence.room_members(room))
+        let mut all = self.presence.room_members(room);
+        if let Some(c) = &self.cluster {
+            all.extend(c.remote_room_members(room));
+        }
+        Ok(all)
     }
 
     pub fn user_presence(&self, user_id: &str) -> Vec<PresenceInfo> {
-        self.presence.user(user_id)
+        let mut all = self.presence.user(user_id);
+        if let Some(c) = &self.cluster {
+            all.extend(c.remote_user(user_id));
+        }
+        all
+    }
+
+    /// `(hubs, cluster connections, cluster rooms, Redis health)` with `redis`.
+    fn cluster_stats(&self) -> Option<ClusterStats> {
+        let c = self.cluster.as_ref()?;
+        let (others, remote) = c.others();
+        let mut rooms = c.remote_rooms();
+        rooms.extend(self.presence.room_names());
+        Some(ClusterStats {
+            hubs: others as u64 + 1,
+            connections: (self.presence.len() + remote) as u64,
+            rooms: rooms.len() as u64,
+            redis: c.health().snapshot(),
+        })
     }
 
     pub fn stats(&self) -> HubStats {
@@ -511,6 +575,7 @@ impl Hub {
             joins_forbidden: Stats::get(&s.joins_forbidden),
             started_at: iso8601(self.started_at_ms),
             uptime_ms: self.started.elapsed().as_millis() as u64,
+            cluster: self.cluster_stats(),
         }
     }
 }
@@ -574,11 +639,6 @@ impl ToSocket {
 /// The sockets of namespace `/`; none once the hub closed (`SocketIo::sockets` would panic).
 fn sockets(io: &SocketIo) -> Vec<SocketRef> {
     io.of("/").map(|ns| ns.sockets()).unwrap_or_default()
-}
-
-fn parse_payload(data_json: &str) -> HubResult<Value> {
-    serde_json::from_str(data_json)
-        .map_err(|e| HubError::event(format!("data: expected JSON, got invalid JSON ({e})")))
 }
 
 async fn bind(host: &str, port: u16) -> HubResult<TcpListener> {

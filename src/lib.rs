@@ -23,9 +23,16 @@
 //! - [`glob`]: room patterns with `*` (`rooms: ['project-*']`).
 //! - [`origin`]: the `allowedOrigins` policy (cross-site WebSocket hijacking, CORS).
 //! - [`ratelimit`]: token buckets for client packets and per-address connection limits.
+//! - [`metrics`]: `getStats()` as Prometheus text for the `metricsPath` endpoint (pure).
 //! - [`stats`]: the counters behind `getStats()` (SPEC §10).
 //! - [`server`]: the hyper accept loop and the HTTP wrapper around the Socket.IO service
 //!   (tracks long-polling requests so that shutdown can wait for them to drain).
+//! - [`keys`]: Redis key names of a cluster, the numbering script and the replay rule (pure).
+//! - [`replica`]: the other hubs' presence snapshots, merged and expired (pure).
+//! - [`cluster`]: scale-out through Redis: the socketioxide-redis driver that tolerates Redis
+//!   outages, cluster-wide numbering and history, presence exchange, Redis health.
+//! - [`emitter`]: `createEmitter`: a hub without listener or clients, for processes that run
+//!   no hub; its emits reach every hub's clients through Redis.
 //! - [`hub`]: lifecycle (start, stop, the process-wide running hub) and the emit entry point.
 //!
 //! The [`binding`] module is the thin `#[napi]` layer: it converts JS values at the boundary,
@@ -40,16 +47,21 @@ pub mod auth;
 pub mod batch;
 pub mod binding;
 pub mod clock;
+pub mod cluster;
 pub mod dispatch;
+pub mod emitter;
 pub mod envelope;
 pub mod error;
 pub mod glob;
 pub mod history;
 pub mod hub;
+pub mod keys;
+pub mod metrics;
 pub mod options;
 pub mod origin;
 pub mod presence;
 pub mod ratelimit;
+pub mod replica;
 pub mod rooms;
 pub mod server;
 pub mod stats;

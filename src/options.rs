@@ -99,6 +99,55 @@ impl Default for HistoryConfig {
     }
 }
 
+/// `redis: { url, prefix? }`: share emits, presence and history with the other hubs (SPEC §9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisConfig {
+    pub url: String,
+    /// Every key and channel of the cluster starts with it.
+    pub prefix: String,
+}
+
+pub const DEFAULT_REDIS_PREFIX: &str = "nself-realtime";
+
+/// Parses `redis` (of `startHub` and `createEmitter`); `name` is how errors call it.
+pub fn parse_redis(v: &Value, name: &str) -> HubResult<RedisConfig> {
+    const EXPECTED: &str = "an object { url: 'redis://host:port', prefix?: string }";
+    let fail = |what: String| HubError::options(format!("{name}{what}"));
+    let Value::Object(map) = v else {
+        return Err(fail(format!(": expected {EXPECTED}, got {}", describe(v))));
+    };
+    if let Some(k) = map.keys().find(|k| *k != "url" && *k != "prefix") {
+        return Err(fail(format!(".{k}: unknown option (expected url, prefix)")));
+    }
+    let url = match map.get("url") {
+        Some(Value::String(u)) if u.starts_with("redis://") && u.len() <= 2048 => u.clone(),
+        other => {
+            return Err(fail(format!(
+                ".url: expected a 'redis://host:port' URL, got {}",
+                other.map_or_else(|| "nothing".into(), describe)
+            )))
+        }
+    };
+    let prefix = match map.get("prefix") {
+        None | Some(Value::Null) => DEFAULT_REDIS_PREFIX.to_string(),
+        Some(Value::String(p))
+            if !p.is_empty()
+                && p.len() <= 64
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.:-".contains(c)) =>
+        {
+            p.clone()
+        }
+        Some(other) => {
+            return Err(fail(format!(
+                ".prefix: expected 1..64 characters of [A-Za-z0-9_.:-], got {}",
+                describe(other)
+            )))
+        }
+    };
+    Ok(RedisConfig { url, prefix })
+}
+
 /// The validated options of one hub. Two `startHub` calls are "the same" when these are equal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HubConfig {
@@ -134,6 +183,10 @@ pub struct HubConfig {
     /// themselves are not options; a restart compares only whether they are there).
     pub has_authenticate: bool,
     pub has_authorize_room: bool,
+    /// Scale-out through Redis; `None`: this hub alone.
+    pub redis: Option<RedisConfig>,
+    /// Where a GET answers Prometheus text (`metricsPath`); `None`: no metrics endpoint.
+    pub metrics_path: Option<String>,
 }
 
 impl Default for HubConfig {
@@ -160,6 +213,8 @@ impl Default for HubConfig {
             max_binary_attachments: 10,
             has_authenticate: false,
             has_authorize_room: false,
+            redis: None,
+            metrics_path: None,
         }
     }
 }
@@ -184,6 +239,8 @@ const KNOWN: &[&str] = &[
     "rateLimit",
     "trustProxy",
     "maxBinaryAttachments",
+    "redis",
+    "metricsPath",
 ];
 
 /// Keys of `rateLimit`.
@@ -374,6 +431,25 @@ impl HubConfig {
         if let Some(v) = opts.int("maxBinaryAttachments", 0, 10_000)? {
             cfg.max_binary_attachments = v as usize;
         }
+        match opts.get("redis") {
+            None | Some(Value::Null) => {}
+            Some(v) => cfg.redis = Some(parse_redis(v, "redis")?),
+        }
+        if let Some(m) = opts.string("metricsPath")? {
+            let m = normalize_path(&m).map_err(|_| {
+                HubError::options(format!(
+                    "metricsPath: expected a URL path starting with '/' (no query or \
+                     whitespace), got {m:?}"
+                ))
+            })?;
+            if m == cfg.path || m.starts_with(&format!("{}/", cfg.path.trim_end_matches('/'))) {
+                return Err(HubError::options(format!(
+                    "metricsPath: expected a path outside the Socket.IO path {:?}, got {m:?}",
+                    cfg.path
+                )));
+            }
+            cfg.metrics_path = Some(m);
+        }
         Ok(cfg)
     }
 
@@ -436,6 +512,8 @@ impl HubConfig {
             "authorizeRoom",
             self.has_authorize_room == other.has_authorize_room,
         );
+        check("redis", self.redis == other.redis);
+        check("metricsPath", self.metrics_path == other.metrics_path);
         diff
     }
 
@@ -616,6 +694,64 @@ impl<'a> Opts<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metrics_path_is_a_path_outside_the_socket_io_path() {
+        let ok = HubConfig::from_json(Some(&serde_json::json!({"metricsPath": "/metrics/"})))
+            .expect("valid");
+        assert_eq!(ok.metrics_path.as_deref(), Some("/metrics"));
+        assert_eq!(HubConfig::default().metrics_path, None);
+        for bad in [
+            serde_json::json!({"metricsPath": "metrics"}),
+            serde_json::json!({"metricsPath": "/me trics"}),
+            serde_json::json!({"metricsPath": 1}),
+            serde_json::json!({"metricsPath": "/api/ws"}),
+            serde_json::json!({"metricsPath": "/api/ws/metrics"}),
+            serde_json::json!({"path": "/rt", "metricsPath": "/rt/"}),
+        ] {
+            let e = HubConfig::from_json(Some(&bad)).expect_err("invalid");
+            assert!(e.message.contains("metricsPath"), "{}", e.message);
+        }
+        // A sibling of the Socket.IO path is fine.
+        assert!(
+            HubConfig::from_json(Some(&serde_json::json!({"metricsPath": "/api/metrics"}))).is_ok()
+        );
+    }
+
+    #[test]
+    fn redis_option_is_checked_and_named() {
+        let ok = HubConfig::from_json(Some(
+            &serde_json::json!({"redis":{"url":"redis://127.0.0.1:6379"}}),
+        ))
+        .unwrap();
+        assert_eq!(
+            ok.redis,
+            Some(RedisConfig {
+                url: "redis://127.0.0.1:6379".into(),
+                prefix: DEFAULT_REDIS_PREFIX.into()
+            })
+        );
+        for (bad, named) in [
+            (serde_json::json!({"redis": "redis://x"}), "redis:"),
+            (serde_json::json!({"redis": {}}), "redis.url"),
+            (
+                serde_json::json!({"redis": {"url": "http://x"}}),
+                "redis.url",
+            ),
+            (
+                serde_json::json!({"redis": {"url": "redis://x", "prefix": "a b"}}),
+                "redis.prefix",
+            ),
+            (
+                serde_json::json!({"redis": {"url": "redis://x", "db": 1}}),
+                "redis.db",
+            ),
+        ] {
+            let e = HubConfig::from_json(Some(&bad)).unwrap_err();
+            assert_eq!(e.code, crate::error::ErrorCode::InvalidOptions);
+            assert!(e.message.contains(named), "{}", e.message);
+        }
+    }
     use serde_json::json;
 
     fn parse(v: Value) -> HubResult<HubConfig> {

@@ -219,6 +219,16 @@ impl Presence {
     }
 
     /// Rooms with at least one member.
+    /// Names of the rooms with members here.
+    pub fn room_names(&self) -> Vec<String> {
+        self.inner
+            .read()
+            .rooms
+            .keys()
+            .map(|r| r.to_string())
+            .collect()
+    }
+
     pub fn room_count(&self) -> usize {
         self.inner.read().rooms.len()
     }

@@ -15,7 +15,11 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
-use socketioxide::extract::{AckSender, SocketRef, State, TryData};
+use socketioxide::extract::{State, TryData};
+
+use crate::cluster::{Adapter, Cluster, Socket as SocketRef};
+
+type AckSender = socketioxide::extract::AckSender<Adapter>;
 use socketioxide::socket::DisconnectReason;
 use tokio::sync::oneshot;
 
@@ -35,6 +39,8 @@ use crate::validate::check_room;
 /// What the socket handlers share: handed to socketioxide as its state.
 pub struct Ctx {
     pub cfg: Arc<HubConfig>,
+    /// With `redis`: where stream heads and history live while Redis answers.
+    pub cluster: Option<Arc<Cluster>>,
     pub presence: Arc<Presence>,
     pub stats: Arc<Stats>,
     /// Sequence numbers and history per target (the dispatcher writes, `recover` reads).
@@ -266,28 +272,79 @@ pub fn recover_answer(
     is_member: impl Fn(&str) -> bool,
     now_ms: u64,
 ) -> (String, u64, u64, u64) {
+    let items = req
+        .streams
+        .iter()
+        .map(|(stream, after)| {
+            let target = stream
+                .as_deref()
+                .map_or(Target::All, |r| Target::Room(r.into()));
+            let allowed = stream.as_deref().is_none_or(&is_member);
+            let replay = if req.epoch == epoch && allowed {
+                streams.replay(&target, *after, now_ms)
+            } else {
+                Replay::Gone
+            };
+            (stream.clone(), streams.last_seq(&target), replay)
+        })
+        .collect();
+    format_answer(epoch, items)
+}
+
+/// The same answer from the cluster's history in Redis (`epoch` is the cluster's). A stream
+/// whose history Redis could not give (unreachable) is not recovered.
+pub async fn recover_answer_cluster(
+    req: &RecoverRequest,
+    epoch: &str,
+    cluster: &Cluster,
+    is_member: impl Fn(&str) -> bool,
+) -> (String, u64, u64, u64) {
+    let mut items = Vec::with_capacity(req.streams.len());
+    for (stream, after) in &req.streams {
+        let target = stream
+            .as_deref()
+            .map_or(Target::All, |r| Target::Room(r.into()));
+        let allowed = stream.as_deref().is_none_or(&is_member);
+        let (last, replay) = if req.epoch == epoch && allowed {
+            match cluster.replay(&target, *after).await {
+                Some((last, Some(events))) => (
+                    last,
+                    Replay::Events(events.into_iter().map(Arc::from).collect()),
+                ),
+                Some((last, None)) => (last, Replay::Gone),
+                None => (0, Replay::Gone),
+            }
+        } else {
+            let last = cluster
+                .last_seqs(std::slice::from_ref(&target))
+                .await
+                .and_then(|v| v.first().copied())
+                .unwrap_or(0);
+            (last, Replay::Gone)
+        };
+        items.push((stream.clone(), last, replay));
+    }
+    format_answer(epoch, items)
+}
+
+/// `{ ok: true, epoch, streams: [...] }` from `(stream, last seq, replay)` per stream.
+fn format_answer(
+    epoch: &str,
+    items: Vec<(Option<String>, u64, Replay)>,
+) -> (String, u64, u64, u64) {
     let (mut hits, mut misses, mut replayed) = (0, 0, 0);
     let mut out = String::with_capacity(256);
     out.push_str("{\"ok\":true,\"epoch\":");
     out.push_str(&json!(epoch).to_string());
     out.push_str(",\"streams\":[");
-    for (i, (stream, after)) in req.streams.iter().enumerate() {
+    for (i, (stream, last, replay)) in items.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        let target = stream
-            .as_deref()
-            .map_or(Target::All, |r| Target::Room(r.into()));
-        let allowed = stream.as_deref().is_none_or(&is_member);
-        let replay = if req.epoch == epoch && allowed {
-            streams.replay(&target, *after, now_ms)
-        } else {
-            Replay::Gone
-        };
         out.push_str("{\"stream\":");
         out.push_str(&json!(stream.as_deref().unwrap_or("*")).to_string());
         out.push_str(",\"seq\":");
-        out.push_str(&streams.last_seq(&target).to_string());
+        out.push_str(&last.to_string());
         match replay {
             Replay::Events(events) => {
                 hits += 1;
@@ -544,6 +601,18 @@ fn on_recover(
     // After this socket's earlier joins (its rooms, after a reconnect): synchronously, or in
     // the socket's lane when joins wait for `authorizeRoom`. The replay reads the history as it
     // is then; the client drops the events it also receives live (same seq).
+    // With a cluster the history is in Redis: the answer is awaited (the socket's rooms are
+    // already joined, synchronously, so membership is as the client expects).
+    if let Some((cluster, epoch)) = cluster_epoch(&ctx) {
+        if ctx.hooks.authorize_room.is_none() {
+            return Box::pin(async move {
+                answer_recover_cluster(&ctx, &s, ack, &req, &cluster, &epoch).await;
+            });
+        }
+        return sequenced(ctx.clone(), s.clone(), ack, move |ctx, s, ack| async move {
+            answer_recover_cluster(&ctx, &s, ack, &req, &cluster, &epoch).await;
+        });
+    }
     if ctx.hooks.authorize_room.is_none() {
         answer_recover(&ctx, &s, ack, &req);
         return done();
@@ -553,20 +622,65 @@ fn on_recover(
     })
 }
 
+/// The cluster and its epoch while Redis answers; `None` for a single hub, or while Redis is
+/// away (the hub's own epoch and history apply then).
+fn cluster_epoch(ctx: &Ctx) -> Option<(Arc<Cluster>, Arc<str>)> {
+    let c = ctx.cluster.clone()?;
+    let epoch = c.epoch()?;
+    Some((c, epoch))
+}
+
+async fn answer_recover_cluster(
+    ctx: &Ctx,
+    s: &SocketRef,
+    ack: AckSender,
+    req: &RecoverRequest,
+    cluster: &Cluster,
+    epoch: &str,
+) {
+    let sid = s.id.to_string();
+    let answer = if req.epoch == *ctx.epoch {
+        // Numbered by this hub while Redis was away: its own history has them.
+        recover_answer(
+            req,
+            &ctx.epoch,
+            &mut ctx.streams.lock(),
+            |room| ctx.presence.is_member(&sid, room),
+            now_ms(),
+        )
+    } else {
+        recover_answer_cluster(req, epoch, cluster, |room| {
+            ctx.presence.is_member(&sid, room)
+        })
+        .await
+    };
+    send_recover(ctx, &sid, ack, req, answer);
+}
+
 fn answer_recover(ctx: &Ctx, s: &SocketRef, ack: AckSender, req: &RecoverRequest) {
     let sid = s.id.to_string();
-    let (text, hits, misses, replayed) = recover_answer(
+    let answer = recover_answer(
         req,
         &ctx.epoch,
         &mut ctx.streams.lock(),
         |room| ctx.presence.is_member(&sid, room),
         now_ms(),
     );
+    send_recover(ctx, &sid, ack, req, answer);
+}
+
+fn send_recover(
+    ctx: &Ctx,
+    sid: &str,
+    ack: AckSender,
+    req: &RecoverRequest,
+    (text, hits, misses, replayed): (String, u64, u64, u64),
+) {
     Stats::add(&ctx.stats.recoveries, hits);
     Stats::add(&ctx.stats.recovery_misses, misses);
     Stats::add(&ctx.stats.events_replayed, replayed);
     if req.gap {
-        ctx.presence.add_missed(&sid, replayed);
+        ctx.presence.add_missed(sid, replayed);
     }
     match RawValue::from_string(text) {
         Ok(raw) => {
@@ -691,12 +805,7 @@ where
 }
 
 /// Joins a room (the checks passed), acks, and tells the other members.
-fn apply_join(
-    ctx: &Ctx,
-    s: &SocketRef,
-    ack: AckSender,
-    room: String,
-) -> impl Future<Output = ()> + Send + 'static {
+fn apply_join(ctx: &Ctx, s: &SocketRef, ack: AckSender, room: String) -> Job {
     let mut joined = Vec::new();
     match ctx
         .presence
@@ -708,11 +817,30 @@ fn apply_join(
                 joined.push(room.clone());
             }
             let members = members_json(ctx, &room);
-            // Where the room's stream stands: the client's starting point for recovery.
-            let seq = ctx
-                .streams
-                .lock()
-                .last_seq(&Target::Room(room.as_str().into()));
+            let target = Target::Room(room.as_str().into());
+            // Where the room's stream stands: the client's starting point for recovery. In a
+            // cluster that is in Redis: the ack waits for it (the join itself is done).
+            if let Some((cluster, epoch)) = cluster_epoch(ctx) {
+                let who = Who::of(ctx, s);
+                let s = s.clone();
+                return futures_boxed(async move {
+                    let seq = cluster
+                        .last_seqs(std::slice::from_ref(&target))
+                        .await
+                        .and_then(|v| v.first().copied())
+                        .unwrap_or(0);
+                    ack.send(&json!({
+                        "ok": true,
+                        "room": room,
+                        "members": members,
+                        "seq": seq,
+                        "epoch": &*epoch,
+                    }))
+                    .ok();
+                    notify(s, "presence:join", joined, who).await;
+                });
+            }
+            let seq = ctx.streams.lock().last_seq(&target);
             ack.send(&json!({
                 "ok": true,
                 "room": room,
@@ -735,15 +863,21 @@ fn apply_join(
     }
     // Members already there learn the newcomer's state with its arrival.
     let who = Who::of(ctx, s);
-    notify(s.clone(), "presence:join", joined, who)
+    futures_boxed(notify(s.clone(), "presence:join", joined, who))
+}
+
+fn futures_boxed(f: impl Future<Output = ()> + Send + 'static) -> Job {
+    Box::pin(f)
 }
 
 /// The members of a room for the join ack, so that a newcomer knows who is there
 /// (`presence:*` events keep it current afterwards).
 fn members_json(ctx: &Ctx, room: &str) -> Value {
-    let members: Vec<Value> = ctx
-        .presence
-        .room_members(room)
+    let mut all = ctx.presence.room_members(room);
+    if let Some(c) = &ctx.cluster {
+        all.extend(c.remote_room_members(room));
+    }
+    let members: Vec<Value> = all
         .into_iter()
         .map(|m| {
             let mut member = json!({ "socketId": m.socket_id, "userId": m.user_id });
@@ -805,6 +939,26 @@ fn on_heartbeat(s: SocketRef, ack: AckSender, State(ctx): State<SharedCtx>) -> J
     }
     // The heads of this socket's streams: a client that missed the last events of a stream
     // (its queue overflowed and nothing came after) learns it here and recovers them.
+    if let Some((cluster, epoch)) = cluster_epoch(&ctx) {
+        let rooms = ctx.presence.rooms_of(s.id.as_str());
+        return Box::pin(async move {
+            let mut targets = vec![Target::All];
+            targets.extend(rooms.iter().map(|r| Target::Room(r.clone())));
+            let mut seq = serde_json::Map::new();
+            if let Some(heads) = cluster.last_seqs(&targets).await {
+                for (t, head) in targets.iter().zip(heads) {
+                    seq.insert(t.room().unwrap_or("*").to_string(), head.into());
+                }
+            }
+            let body = json!({
+                "timestamp": crate::clock::iso8601(now_ms()),
+                "epoch": &*epoch,
+                "seq": seq,
+            });
+            ack.send(&body).ok();
+            s.emit("pong", &body).ok();
+        });
+    }
     let mut seq = serde_json::Map::new();
     {
         let streams = ctx.streams.lock();

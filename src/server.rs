@@ -16,7 +16,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -71,7 +71,14 @@ pub struct Gate {
     /// Shared with the socket handlers, which count open connections.
     ips: Arc<Mutex<IpLimiter>>,
     stats: Arc<Stats>,
+    /// `metricsPath`, and what renders its body (set once the hub exists; `None` once it is
+    /// gone).
+    metrics_path: Option<String>,
+    metrics: OnceLock<MetricsFn>,
 }
+
+/// Renders the Prometheus text of the hub, `None` if the hub is gone.
+pub type MetricsFn = Box<dyn Fn() -> Option<String> + Send + Sync>;
 
 impl Gate {
     pub fn new(
@@ -87,7 +94,43 @@ impl Gate {
             trust_proxy,
             ips,
             stats,
+            metrics_path: None,
+            metrics: OnceLock::new(),
         }
+    }
+
+    /// Serves `render()` at `path` (GET), before any Socket.IO handling.
+    pub fn with_metrics(mut self, path: Option<String>) -> Self {
+        self.metrics_path = path;
+        self
+    }
+
+    pub fn set_metrics(&self, render: MetricsFn) {
+        let _ = self.metrics.set(render);
+    }
+
+    fn metrics_response<B>(&self, method: &http::Method) -> Response<Either<B, Full<Bytes>>> {
+        if method != http::Method::GET && method != http::Method::HEAD {
+            let mut res = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+            res.headers_mut().insert(
+                http::header::ALLOW,
+                http::HeaderValue::from_static("GET, HEAD"),
+            );
+            return res;
+        }
+        let Some(text) = self.metrics.get().and_then(|f| f()) else {
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "hub not running");
+        };
+        let mut res = Response::new(Either::Right(Full::new(Bytes::from(text))));
+        res.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+        );
+        res.headers_mut().insert(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("no-store"),
+        );
+        res
     }
 
     pub fn close_handshakes(&self) {
@@ -203,6 +246,14 @@ where
             if !ok {
                 Stats::add(&gate.stats.origin_refusals, 1);
                 return ready(plain(StatusCode::FORBIDDEN, "origin not allowed"));
+            }
+        }
+        // Metrics: answered here, so a scrape is neither a handshake (rate limits) nor
+        // Socket.IO traffic. A browser page of another origin was refused above.
+        if let Some(mp) = &gate.metrics_path {
+            let p = req.uri().path();
+            if p == mp || p.strip_suffix('/') == Some(mp.as_str()) {
+                return ready(gate.metrics_response(req.method()));
             }
         }
         if req.method() == http::Method::OPTIONS {
