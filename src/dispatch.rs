@@ -251,9 +251,12 @@ impl Dispatcher {
     /// an emit that comes within it finds the dispatcher running, so the emitting (JS) thread
     /// does not pay a wake-up (a futex syscall) for it. Emits come in bursts (a log stream, a
     /// stats tick), so most of a burst's emits then cost the JS thread no system call.
+    ///
+    /// Only with a second CPU to run on: on one CPU (a 1-CPU container, or `taskset`), lingering
+    /// would take that CPU from the JS thread that is about to emit.
     async fn linger(&self) {
         const LINGER: std::time::Duration = std::time::Duration::from_micros(100);
-        if !self.rx.is_empty() {
+        if !*SEVERAL_CPUS || !self.rx.is_empty() {
             return;
         }
         let until = std::time::Instant::now() + LINGER;
@@ -369,6 +372,10 @@ impl Dispatcher {
         Stats::add(&self.stats.packets_sent, audience.saturating_sub(failed));
     }
 }
+
+/// Whether this process may run on more than one CPU (affinity included).
+static SEVERAL_CPUS: std::sync::LazyLock<bool> =
+    std::sync::LazyLock::new(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1));
 
 async fn sleep_until(deadline: Option<std::time::Instant>) {
     match deadline {
