@@ -742,9 +742,9 @@ export class WebSocketClient {
       } else {
         lost.push(stream)
         // Start again from where the hub stands; what was held (newer) still goes out, in order.
+        // (After a restart, held events of the new epoch set it instead when there are any.)
         this.lastSeq.delete(stream)
-        if (result && !newEpoch) this.lastSeq.set(stream, result.seq)
-        else if (result && newEpoch && held.length === 0) this.lastSeq.set(stream, result.seq)
+        if (result && (!newEpoch || held.length === 0)) this.lastSeq.set(stream, result.seq)
       }
       held.sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0))
       for (const envelope of held) this.receive(envelope)

@@ -64,9 +64,10 @@ export function builtHubPort() {
 export function prepare({ hubPort = 3022 } = {}) {
   const ran = []
   const built = ['index.js', 'index.d.ts', 'dist/esm/react.js', 'dist/cjs/client.js'].map((f) => join(root, f))
-  const binary = readdirSync(root).find((f) => f.endsWith('.node'))
+  // The native binary (its name names the platform), or a name that does not exist.
+  const binary = () => join(root, readdirSync(root).find((f) => f.endsWith('.node')) ?? 'missing.node')
   const addonInputs = ['src', 'lib', 'Cargo.toml', 'Cargo.lock', 'build.rs', 'package.json', 'scripts/build-ts.mjs'].map((f) => join(root, f))
-  if (!binary || oldest([...built, join(root, binary)]) < newest(addonInputs)) {
+  if (oldest([...built, binary()]) < newest(addonInputs)) {
     run('npm', ['run', 'build'], root)
     ran.push('addon')
   }
@@ -74,7 +75,7 @@ export function prepare({ hubPort = 3022 } = {}) {
   const installed = join(app, 'node_modules', 'nself-realtime', 'package.json')
   const packs = join(app, '.packs')
   const packedAt = existsSync(packs) ? oldest(readdirSync(packs).map((f) => join(packs, f))) : 0
-  const rootOutputs = newest([...built, join(root, readdirSync(root).find((f) => f.endsWith('.node')) ?? 'missing.node'), join(root, 'dist')])
+  const rootOutputs = newest([...built, binary(), join(root, 'dist')])
   if (!existsSync(installed) || !existsSync(bin('next')) || packedAt < rootOutputs) {
     run('node', ['scripts/install-local.mjs'], app)
     ran.push('install')

@@ -20,7 +20,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::Hooks;
 use crate::clock::{iso8601, now_ms};
-use crate::dispatch::{check_target, parse_payload, Dispatcher, Emit, Queue, Shared};
+use crate::dispatch::{Dispatcher, Emit, Queue, Shared};
 use crate::envelope;
 use crate::error::{ErrorCode, HubError, HubResult};
 use crate::history::Streams;
@@ -32,7 +32,7 @@ use crate::ratelimit::IpLimiter;
 use crate::rooms::{self, Ctx};
 use crate::server::{self, Gate, GateService};
 use crate::stats::Stats;
-use crate::validate::{check_custom_event_name, check_room, EventKind};
+use crate::validate::{check_room, EventKind};
 
 /// What `startHub` resolves to (SPEC §3).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -457,16 +457,9 @@ impl Hub {
         event: &str,
         data_json: &str,
     ) -> HubResult<ToSocket> {
-        match EventKind::from_name(event) {
-            Some(kind) => kind.validate(&parse_payload(data_json)?)?,
-            None => {
-                check_custom_event_name(event)?;
-                parse_payload(data_json)?;
-            }
-        }
-        check_target(None, data_json, self.cfg.max_payload_bytes)?;
+        // The emitters' validation and envelope; only its closing differs (an id, no seq).
+        let open = Emit::custom(event, data_json, None, self.cfg.max_payload_bytes)?.envelope;
         let id = TO_SOCKET_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let open = envelope::open(event, data_json, &iso8601(now_ms()), None);
         let envelope = envelope::close_targeted(open, id, &self.info.epoch);
         let socket = self
             .socket(socket_id)
