@@ -11,6 +11,25 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+thread_local! {
+    /// The last millisecond [`with_now_iso8601`] formatted on this thread, and its text.
+    static LAST_ISO: std::cell::RefCell<(u64, String)> =
+        const { std::cell::RefCell::new((u64::MAX, String::new())) };
+}
+
+/// Calls `f` with the current time in ISO-8601 form. The text is formatted once per
+/// millisecond per thread: the emitters stamp every envelope, often thousands per millisecond.
+pub fn with_now_iso8601<R>(f: impl FnOnce(&str) -> R) -> R {
+    let now = now_ms();
+    LAST_ISO.with(|cell| {
+        let mut last = cell.borrow_mut();
+        if last.0 != now {
+            *last = (now, iso8601(now));
+        }
+        f(&last.1)
+    })
+}
+
 /// Formats epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 pub fn iso8601(ms: u64) -> String {
     let secs = ms / 1000;
@@ -51,5 +70,18 @@ mod tests {
         assert_eq!(iso8601(1_795_850_557_123), "2026-11-28T07:22:37.123Z");
         // a leap day
         assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn the_cached_now_is_the_current_millisecond() {
+        for _ in 0..1000 {
+            let before = now_ms();
+            let text = with_now_iso8601(str::to_owned);
+            let after = now_ms();
+            assert!(
+                text == iso8601(before) || text == iso8601(after) || before < after,
+                "{text} not between {before} and {after}"
+            );
+        }
     }
 }

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::batch::{Batcher, Outgoing, Target};
-use crate::clock::{iso8601, now_ms};
+use crate::clock::{now_ms, with_now_iso8601};
 use crate::envelope;
 use crate::error::{ErrorCode, HubError, HubResult};
 use crate::history::Streams;
@@ -43,7 +43,7 @@ impl Emit {
         max_payload_bytes: usize,
     ) -> HubResult<Emit> {
         check_target(room, data_json, max_payload_bytes)?;
-        kind.validate(&parse_payload(data_json)?)?;
+        kind.validate(&crate::json::parse(data_json).map_err(invalid_json)?)?;
         Ok(Emit::open(Cow::Borrowed(kind.name()), data_json, room))
     }
 
@@ -59,15 +59,14 @@ impl Emit {
         }
         check_custom_event_name(event)?;
         check_target(room, data_json, max_payload_bytes)?;
-        parse_payload(data_json)?;
+        check_json(data_json)?;
         Ok(Emit::open(Cow::Owned(event.to_string()), data_json, room))
     }
 
     fn open(event: Cow<'static, str>, data_json: &str, room: Option<&str>) -> Emit {
-        let timestamp = iso8601(now_ms());
         Emit {
             target: room.map_or(Target::All, |r| Target::Room(r.into())),
-            envelope: envelope::open(&event, data_json, &timestamp, room),
+            envelope: with_now_iso8601(|ts| envelope::open(&event, data_json, ts, room)),
             event,
         }
     }
@@ -94,9 +93,15 @@ pub fn check_target(
     Ok(())
 }
 
-pub fn parse_payload(data_json: &str) -> HubResult<serde_json::Value> {
-    serde_json::from_str(data_json)
-        .map_err(|e| HubError::event(format!("data: expected JSON, got invalid JSON ({e})")))
+/// Checks that a custom event's payload is JSON, without building anything from it.
+pub fn check_json(data_json: &str) -> HubResult<()> {
+    serde_json::from_str::<serde::de::IgnoredAny>(data_json)
+        .map(drop)
+        .map_err(invalid_json)
+}
+
+fn invalid_json(e: serde_json::Error) -> HubError {
+    HubError::event(format!("data: expected JSON, got invalid JSON ({e})"))
 }
 
 pub enum Command {

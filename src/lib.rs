@@ -55,6 +55,7 @@ pub mod error;
 pub mod glob;
 pub mod history;
 pub mod hub;
+pub mod json;
 pub mod keys;
 pub mod metrics;
 pub mod options;

@@ -2,9 +2,10 @@
 //! names). Every rejection names the field, what was expected and what came, e.g.
 //! `progress: expected a number from 0 to 100, got 150`.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::{HubError, HubResult};
+use crate::json::Json;
 
 /// The six typed events of SPEC §4.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -44,15 +45,15 @@ impl EventKind {
     }
 
     /// Checks a payload of this type.
-    pub fn validate(self, data: &Value) -> HubResult<()> {
-        let Value::Object(obj) = data else {
+    pub fn validate(self, data: &Json) -> HubResult<()> {
+        let Json::Object(_) = data else {
             return Err(HubError::event(format!(
                 "data: expected a {} object, got {}",
                 self.name(),
-                describe(data)
+                describe_json(data)
             )));
         };
-        let o = Obj::root(obj);
+        let o = Obj::root(data);
         match self {
             EventKind::ServiceStatus => {
                 o.non_empty_string("service")?;
@@ -126,7 +127,7 @@ impl EventKind {
                 o.count("rowCount")?;
                 let fields = o.array("fields")?;
                 for (i, f) in fields.iter().enumerate() {
-                    let f = o.item_object(&format!("fields[{i}]"), f)?;
+                    let f = o.item_object(Seg::Index("fields", i), f)?;
                     f.string("name")?;
                     f.count("dataTypeID")?;
                 }
@@ -210,6 +211,18 @@ pub fn describe(v: &Value) -> String {
     }
 }
 
+/// [`describe`] for a payload being validated.
+fn describe_json(v: &Json) -> String {
+    match v {
+        Json::Null => "null".into(),
+        Json::Bool(b) => b.to_string(),
+        Json::Number(n) => n.to_string(),
+        Json::String(s) => quote(s),
+        Json::Array(a) => format!("an array of {}", a.len()),
+        Json::Object(_) => "an object".into(),
+    }
+}
+
 /// A string in quotes, cut to 60 characters.
 fn quote(s: &str) -> String {
     if s.chars().count() > 60 {
@@ -220,44 +233,72 @@ fn quote(s: &str) -> String {
     }
 }
 
-/// Field checks on one object; `path` prefixes nested field names (`stats.network.`).
-struct Obj<'a> {
-    map: &'a Map<String, Value>,
-    path: String,
+/// One step of the path to a nested field: `stats` in `stats.network.rx`, `fields[2]`.
+#[derive(Clone, Copy)]
+enum Seg<'p> {
+    Key(&'p str),
+    Index(&'p str, usize),
 }
 
-impl<'a> Obj<'a> {
-    fn root(map: &'a Map<String, Value>) -> Self {
-        Obj {
-            map,
-            path: String::new(),
+impl std::fmt::Display for Seg<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            Seg::Key(k) => f.write_str(k),
+            Seg::Index(k, i) => write!(f, "{k}[{i}]"),
+        }
+    }
+}
+
+/// Field checks on one object. A nested object knows its parent and its key, and its path
+/// (`stats.network.`) is only spelled out for an error message.
+struct Obj<'r, 'p> {
+    json: &'r Json<'r>,
+    at: Option<(&'p Obj<'r, 'p>, Seg<'p>)>,
+}
+
+impl<'r, 'p> Obj<'r, 'p> {
+    fn root(json: &'r Json<'r>) -> Self {
+        Obj { json, at: None }
+    }
+
+    fn path(&self) -> String {
+        let mut out = String::new();
+        self.write_path(&mut out);
+        out
+    }
+
+    fn write_path(&self, out: &mut String) {
+        if let Some((parent, seg)) = self.at {
+            parent.write_path(out);
+            out.push_str(&seg.to_string());
+            out.push('.');
         }
     }
 
-    fn fail(&self, key: &str, expected: &str, got: Option<&Value>) -> HubError {
-        let got = got.map(describe).unwrap_or_else(|| "nothing".into());
+    fn fail(&self, key: &str, expected: &str, got: Option<&Json>) -> HubError {
+        let got = got.map(describe_json).unwrap_or_else(|| "nothing".into());
         HubError::event(format!(
             "{}{key}: expected {expected}, got {got}",
-            self.path
+            self.path()
         ))
     }
 
     /// A present, non-null field, or `None` for an absent/null optional one.
-    fn opt(&self, key: &str) -> Option<&'a Value> {
-        self.map.get(key).filter(|v| !v.is_null())
+    fn opt(&self, key: &str) -> Option<&'r Json<'r>> {
+        self.json.get(key).filter(|v| !v.is_null())
     }
 
-    fn req(&self, key: &str, expected: &str) -> HubResult<&'a Value> {
+    fn req(&self, key: &str, expected: &str) -> HubResult<&'r Json<'r>> {
         self.opt(key).ok_or_else(|| self.fail(key, expected, None))
     }
 
-    fn string(&self, key: &str) -> HubResult<&'a str> {
+    fn string(&self, key: &str) -> HubResult<&'r str> {
         let v = self.req(key, "a string")?;
         v.as_str()
             .ok_or_else(|| self.fail(key, "a string", Some(v)))
     }
 
-    fn non_empty_string(&self, key: &str) -> HubResult<&'a str> {
+    fn non_empty_string(&self, key: &str) -> HubResult<&'r str> {
         let v = self.req(key, "a non-empty string")?;
         v.as_str()
             .filter(|s| !s.is_empty())
@@ -266,14 +307,14 @@ impl<'a> Obj<'a> {
 
     fn opt_string(&self, key: &str) -> HubResult<()> {
         match self.opt(key) {
-            Some(v) if !v.is_string() => Err(self.fail(key, "a string", Some(v))),
+            Some(v) if v.as_str().is_none() => Err(self.fail(key, "a string", Some(v))),
             _ => Ok(()),
         }
     }
 
     fn one_of(&self, key: &str, allowed: &[&str]) -> HubResult<()> {
         let v = self.opt(key);
-        match v.and_then(Value::as_str) {
+        match v.and_then(Json::as_str) {
             Some(s) if allowed.contains(&s) => Ok(()),
             // The expectation is spelled out only for the message, not on every passing check.
             _ => Err(self.fail(key, &expected_one_of(allowed), v)),
@@ -307,7 +348,7 @@ impl<'a> Obj<'a> {
 
     fn number(&self, key: &str, min: f64, max: f64) -> HubResult<f64> {
         let v = self.opt(key);
-        match v.and_then(Value::as_f64) {
+        match v.and_then(Json::as_f64) {
             Some(n) if n.is_finite() && n >= min && n <= max => Ok(n),
             _ => Err(self.fail(key, &expected_range(min, max), v)),
         }
@@ -338,7 +379,7 @@ impl<'a> Obj<'a> {
         }
     }
 
-    fn array(&self, key: &str) -> HubResult<&'a Vec<Value>> {
+    fn array(&self, key: &str) -> HubResult<&'r [Json<'r>]> {
         let v = self.req(key, "an array")?;
         v.as_array()
             .ok_or_else(|| self.fail(key, "an array", Some(v)))
@@ -347,7 +388,7 @@ impl<'a> Obj<'a> {
     fn string_list(&self, key: &str) -> HubResult<()> {
         let list = self.array(key)?;
         for (i, item) in list.iter().enumerate() {
-            if !item.is_string() {
+            if item.as_str().is_none() {
                 return Err(self.fail(&format!("{key}[{i}]"), "a string", Some(item)));
             }
         }
@@ -362,25 +403,25 @@ impl<'a> Obj<'a> {
         }
     }
 
-    fn object(&self, key: &str) -> HubResult<Obj<'a>> {
+    fn object(&'p self, key: &'p str) -> HubResult<Obj<'r, 'p>> {
         let v = self.req(key, "an object")?;
-        self.item_object(key, v)
+        self.item_object(Seg::Key(key), v)
     }
 
-    fn opt_object(&self, key: &str) -> HubResult<Option<Obj<'a>>> {
+    fn opt_object(&'p self, key: &'p str) -> HubResult<Option<Obj<'r, 'p>>> {
         match self.opt(key) {
-            Some(v) => self.item_object(key, v).map(Some),
+            Some(v) => self.item_object(Seg::Key(key), v).map(Some),
             None => Ok(None),
         }
     }
 
-    fn item_object(&self, key: &str, v: &'a Value) -> HubResult<Obj<'a>> {
+    fn item_object(&'p self, seg: Seg<'p>, v: &'r Json<'r>) -> HubResult<Obj<'r, 'p>> {
         match v {
-            Value::Object(map) => Ok(Obj {
-                map,
-                path: format!("{}{key}.", self.path),
+            Json::Object(_) => Ok(Obj {
+                json: v,
+                at: Some((self, seg)),
             }),
-            _ => Err(self.fail(key, "an object", Some(v))),
+            _ => Err(self.fail(&seg.to_string(), "an object", Some(v))),
         }
     }
 }
@@ -470,8 +511,13 @@ mod tests {
 
     const TS: &str = "2026-11-28T07:02:37.123Z";
 
+    /// Validates through the JSON text, as the emitters do.
+    fn validate_value(kind: EventKind, v: &Value) -> HubResult<()> {
+        kind.validate(&crate::json::parse(&v.to_string()).unwrap())
+    }
+
     fn err(kind: EventKind, v: Value) -> String {
-        kind.validate(&v).unwrap_err().message
+        validate_value(kind, &v).unwrap_err().message
     }
 
     #[test]
@@ -509,7 +555,7 @@ mod tests {
             ),
         ];
         for (kind, v) in ok {
-            assert_eq!(kind.validate(&v), Ok(()), "{}", kind.name());
+            assert_eq!(validate_value(kind, &v), Ok(()), "{}", kind.name());
         }
     }
 
@@ -695,7 +741,7 @@ mod tests {
                     EventKind::ServiceStatus, EventKind::BuildProgress, EventKind::DeployProgress,
                     EventKind::LogStream, EventKind::DockerStats, EventKind::DbQueryResult,
                 ] {
-                    if let Err(e) = kind.validate(&v) {
+                    if let Err(e) = validate_value(kind, &v) {
                         prop_assert!(e.message.contains(": expected"), "{}", e.message);
                     }
                 }
