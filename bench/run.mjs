@@ -305,6 +305,7 @@ function metrics(r, sc) {
   if (sc.kind === 'emitcost') {
     m.emit_ns = r.peerReport.ns_per_call
     m.emit_min_ns = r.peerReport.min_ns
+    m.emit_cpu_ns = r.peerReport.cpu_ns_per_call ?? undefined
   }
   return m
 }
@@ -396,12 +397,14 @@ function markdown(results, meta) {
     out.push('')
     out.push('JS-thread cost of one emit call (service:status, 251 B; nself-realtime `emitServiceStatus(obj, room)`, socket.io envelope + `io.to(room).emit`):')
     out.push('')
-    out.push('| scenario | peer | clients in room | median ns/call | min ns/call |')
-    out.push('|---|---|---:|---:|---:|')
+    out.push('"JS-thread CPU": the main thread\'s own time on a CPU (`/proc/self/task/<pid>/schedstat`) per call; "wall": elapsed time per call, which also counts the moments other threads (the hub\'s worker, the load generator, other tenants) held that CPU.')
+    out.push('')
+    out.push('| scenario | peer | clients in room | JS-thread CPU ns/call | wall ns/call (median) | wall ns/call (min) |')
+    out.push('|---|---|---:|---:|---:|---:|')
     for (const sc of cost) {
       for (const p of peers) {
         const m = sc.peers[p]
-        if (m) out.push(`| ${sc.name} | ${p} | ${m.clients} | ${fmt(m.emit_ns, 0)} | ${fmt(m.emit_min_ns, 0)} |`)
+        if (m) out.push(`| ${sc.name} | ${p} | ${m.clients} | ${fmt(m.emit_cpu_ns, 0)} | ${fmt(m.emit_ns, 0)} | ${fmt(m.emit_min_ns, 0)} |`)
       }
     }
   }
@@ -416,7 +419,8 @@ function targets(results, meta) {
   const rows = []
   const row = (target, figure, met) => rows.push(`| ${target} | ${figure} | ${met === undefined ? 'not measured' : met ? 'met' : 'missed'} |`)
   const e0 = get('emitcost-0')
-  row('emit ≤ 2 µs JS-thread (200-byte status)', e0 ? `${fmt(e0.emit_ns / 1000, 2)} µs` : '–', e0 && e0.emit_ns <= 2000)
+  const e0ns = e0?.emit_cpu_ns ?? e0?.emit_ns
+  row('emit ≤ 2 µs JS-thread (200-byte status)', e0 ? `${fmt(e0ns / 1000, 2)} µs of JS-thread CPU (${fmt(e0.emit_ns / 1000, 2)} µs wall)` : '–', e0 && e0ns <= 2000)
   const f4 = get('fanout-1000x400')
   row('event-loop p99 ≤ 5 ms while delivering ≥ 400,000 events/s to 1,000 clients', f4 ? `${fmt(f4.eld_p99_ms, 2)} ms at ${fmt(f4.events_per_s, 0)} events/s to ${f4.clients}` : '–', f4 && f4.eld_p99_ms <= 5 && f4.events_per_s >= 400_000 && f4.clients >= 1000)
   // CPU per delivered event is only comparable where both kept up: the largest such fan-out.
