@@ -103,7 +103,7 @@ pub fn encode(envelopes: &[String]) -> Option<String> {
                     if k > 0 {
                         key_text.push(',');
                     }
-                    push_key(&mut key_text, key)?;
+                    push_key(&mut key_text, key, matches!(key, Cow::Owned(_)))?;
                 }
                 key_text.push(']');
                 let shape_idx = match shape_index.get(&key_text) {
@@ -159,16 +159,15 @@ pub fn encode(envelopes: &[String]) -> Option<String> {
     Some(out)
 }
 
-/// Appends `key` as a JSON string. A key borrowed from the text had no escapes, and valid JSON
-/// has no unescaped quote, backslash or control character in a string: quoting it is exact.
-fn push_key(out: &mut String, key: &Cow<'_, str>) -> Option<()> {
-    match key {
-        Cow::Borrowed(k) => {
-            out.push('"');
-            out.push_str(k);
-            out.push('"');
-        }
-        Cow::Owned(k) => out.push_str(&serde_json::to_string(k).ok()?),
+/// Appends `key` as a JSON string. A key without escapes in the text (borrowed from it) is
+/// quoted as is: valid JSON has no unescaped quote, backslash or control character in a string.
+fn push_key(out: &mut String, key: &str, had_escapes: bool) -> Option<()> {
+    if had_escapes {
+        out.push_str(&serde_json::to_string(key).ok()?);
+    } else {
+        out.push('"');
+        out.push_str(key);
+        out.push('"');
     }
     Some(())
 }
