@@ -793,8 +793,8 @@ mod tests {
         assert_eq!(c.batch.max_wait_ms, 100);
         assert_eq!(c.batch.events, vec!["logs:stream", "docker:stats"]);
         assert_eq!(c.batch.format, BatchFormat::Compact);
-        let c = parse(json!({ "batch": { "format": "envelopes" } })).unwrap();
-        assert_eq!(c.batch.format, BatchFormat::Envelopes);
+        let envelopes = parse(json!({ "batch": { "format": "envelopes" } })).unwrap();
+        assert_eq!(envelopes.batch.format, BatchFormat::Envelopes);
         assert_eq!(c.presence.stale_after_ms, 300_000);
         assert_eq!(c.presence.sweep_interval_ms, 60_000);
         assert_eq!(c.max_payload_bytes, 65_536);
