@@ -245,10 +245,12 @@ export const DEFAULT_BATCH_CONFIG: Readonly<{
   maxSize: number
   maxWaitMs: number
   events: readonly EventType[]
+  format: 'compact' | 'envelopes'
 }> = Object.freeze({
   maxSize: 10,
   maxWaitMs: 100,
   events: Object.freeze([EventType.LOGS_STREAM, EventType.DOCKER_STATS] as EventType[]),
+  format: 'compact' as const,
 })
 
 /** Room names: 1-128 characters of `[A-Za-z0-9_.:-]`. */
