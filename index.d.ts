@@ -42,8 +42,14 @@ export interface HubOptions {
   pingIntervalMs?: number
   /** Engine.IO heartbeat timeout. Default `10000`. */
   pingTimeoutMs?: number
-  /** Coalescing of high-frequency events. Default `{ maxSize: 10, maxWaitMs: 100, events: ['logs:stream', 'docker:stats'] }`. */
-  batch?: { maxSize?: number; maxWaitMs?: number; events?: string[] }
+  /**
+   * Coalescing of high-frequency events. Default `{ maxSize: 10, maxWaitMs: 100, events:
+   * ['logs:stream', 'docker:stats'], format: 'compact' }`. `format: 'compact'` sends a batch as
+   * one table (`CompactBatch`, far fewer bytes; `unpackBatch` from `nself-realtime/events` reads
+   * it, the client does so itself); `'envelopes'` as an array of full envelopes, for consumers
+   * that read packets with a bare socket.io-client.
+   */
+  batch?: { maxSize?: number; maxWaitMs?: number; events?: string[]; format?: 'compact' | 'envelopes' }
   /** Stale-socket sweep. Default `{ staleAfterMs: 300000, sweepIntervalMs: 60000 }`. */
   presence?: { staleAfterMs?: number; sweepIntervalMs?: number }
   /**

@@ -185,3 +185,94 @@ test.serial('1,000 log lines to one client arrive in order as 100 batches of 10'
   t.deepEqual(seqs(s.log.flatMap((e) => e.arg)), range(0, 1000))
   t.is(hub.getStats().batchesSent, 100)
 })
+
+// ---------------------------------------------------------------------------------------------
+// The wire form of a batch (`batch.format`)
+
+/** What the hub's history holds for `stream` of `socket`'s hub (byte for byte what it sent). */
+async function recovered(socket, stream) {
+  const { epoch } = hub.hubInfo()
+  const ack = await socket.timeout(5000).emitWithAck('recover', { epoch, streams: { [stream]: 0 } })
+  if (!ack.ok || !ack.streams[0].recovered) throw new Error(`recover: ${JSON.stringify(ack)}`)
+  return ack.streams[0].events
+}
+
+/** Payloads of many forms: two shapes of log line, docker stats, and non-object custom data. */
+function mixedEmits(room) {
+  const protoKey = JSON.parse('{"__proto__":{"x":1},"é \\"q\\"":1.5,"n":null}')
+  const emits = [
+    () => hub.emitLogStream(logLine(0), room),
+    () => hub.emitLogStream(logLine(1, { level: 'warn' }), room),
+    () => hub.emitDockerStats(payloads()['docker:stats'], room),
+    () => hub.emit('c:x', [1, 'two', { three: 3 }], room),
+    () => hub.emit('c:x', 'text', room),
+    () => hub.emit('c:x', null, room),
+    () => hub.emit('c:x', 1.25, room),
+    () => hub.emit('c:x', protoKey, room),
+    () => hub.emit('c:x', {}, room),
+    () => hub.emitLogStream(logLine(2), room),
+    () => hub.emitLogStream(logLine(3, { level: 'warn' }), room),
+    () => hub.emitLogStream(logLine(4), room),
+  ]
+  for (const emit of emits) emit()
+  return emits.length
+}
+
+const BATCHED_MIXED = { events: ['logs:stream', 'docker:stats', 'c:x'], maxSize: 5, maxWaitMs: 10000 }
+
+for (const room of ['mixed', undefined]) {
+  const where = room ? 'to a room' : 'to everyone'
+  test.serial(`by default a batch ${where} is one compact object; unpackBatch gives exactly the envelopes the history holds`, async (t) => {
+    const { connect } = await setup(t, { batch: BATCHED_MIXED })
+    const s = await connect()
+    if (room) await join(t, s, room)
+    const n = mixedEmits(room)
+    hub.emit('test:flush', {}, room) // unbatched: sends the last, partial batch first
+
+    await waitFor(() => s.log.some((e) => e.event === 'test:flush'), 3000)
+    const batches = s.log.filter((e) => e.event === 'batch')
+    t.deepEqual(batches.map((e) => e.arg.length), [5, 5, 2])
+    for (const { raw, batchError } of batches) {
+      t.is(batchError, undefined)
+      t.false(Array.isArray(raw))
+      t.is(raw.epoch, hub.hubInfo().epoch)
+      t.is('room' in raw, Boolean(room))
+      t.true(raw.items.every((item) => Array.isArray(item)))
+    }
+    t.deepEqual(batches[0].raw.types, ['logs:stream', 'docker:stats', 'c:x'])
+    t.is(batches[0].raw.shapes.length, 3, 'two shapes of log line, one of docker stats')
+
+    const sent = batches.flatMap((e) => e.arg)
+    const history = (await recovered(s, room ?? '*')).slice(0, n)
+    t.deepEqual(sent, history)
+    // Same keys in the same order, the __proto__ key an own property as JSON.parse makes it.
+    t.is(JSON.stringify(sent), JSON.stringify(history))
+    t.deepEqual(Object.keys(sent[7].data), ['__proto__', 'é "q"', 'n'])
+    t.is(Object.getPrototypeOf(sent[7].data), Object.prototype)
+    t.deepEqual(sent.map((e) => e.seq), range(1, n + 1))
+  })
+}
+
+test.serial("batch.format: 'envelopes' sends the array of full envelopes", async (t) => {
+  const { connect } = await setup(t, { batch: { ...BATCHED_MIXED, format: 'envelopes' } })
+  const s = await connect()
+  await join(t, s, 'mixed')
+  const n = mixedEmits('mixed')
+  hub.emit('test:flush', {}, 'mixed')
+
+  await waitFor(() => s.log.some((e) => e.event === 'test:flush'), 3000)
+  const batches = s.log.filter((e) => e.event === 'batch')
+  t.true(batches.every((e) => Array.isArray(e.raw)))
+  t.deepEqual(batches.map((e) => e.raw.length), [5, 5, 2])
+  t.deepEqual(batches.flatMap((e) => e.raw), (await recovered(s, 'mixed')).slice(0, n))
+})
+
+test.serial('a batch.format other than compact or envelopes is refused with ERR_INVALID_OPTIONS', async (t) => {
+  t.teardown(() => hub.stopHub())
+  for (const format of ['array', 'Compact', '', 1, ['compact']]) {
+    const err = await t.throwsAsync(hub.startHub({ port: 0, batch: { format } }))
+    t.is(err.code, 'ERR_INVALID_OPTIONS')
+    t.true(err.message.startsWith('batch.format:'), err.message)
+  }
+  t.is(hub.hubInfo(), null, 'no hub started')
+})

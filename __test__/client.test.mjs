@@ -23,7 +23,7 @@ for (const name of ['window', 'document']) {
   })
 }
 const { WebSocketClient, getWebSocketClient, reconnectDelay } = await import('../dist/esm/client.js')
-const { EventType } = await import('../dist/esm/events.js')
+const { EventType, unpackBatch } = await import('../dist/esm/events.js')
 const touchedByImport = touched.splice(0)
 const ssrClient = new WebSocketClient()
 const ssrClientWithOptions = new WebSocketClient(undefined, { reconnectDelays: [10], heartbeatIntervalMs: 5 })
@@ -343,7 +343,7 @@ test.serial('25 log lines emitted at once reach on("logs:stream") as 25 calls in
   c.on(EventType.LOGS_STREAM, (data, envelope) => calls.push({ data, envelope }))
   const batchPackets = []
   c.socket.onAny((event, arg) => {
-    if (event === 'batch') batchPackets.push(arg.length)
+    if (event === 'batch') batchPackets.push(unpackBatch(arg).length)
   })
   const lines = Array.from({ length: 25 }, (_, i) => logLine(i))
   for (const line of lines) hub.emitLogStream(line)
@@ -364,6 +364,59 @@ test.serial('25 log lines emitted at once reach on("logs:stream") as 25 calls in
     batchPackets.reduce((a, b) => a + b, 0),
     25,
   )
+})
+
+test.serial('compact batches reach listeners as exactly the envelopes the hub numbered, in order', async (t) => {
+  const { client } = await start(t, { batch: { events: ['logs:stream', 'docker:stats', 'c:x'], maxWaitMs: 10000 } })
+  const c = await connected(client())
+  await c.joinRoom('r')
+  const got = []
+  for (const type of ['logs:stream', 'c:x', 'test:flush']) c.on(type, (_data, envelope) => got.push(envelope))
+  const raw = []
+  c.socket.onAny((event, arg) => {
+    if (event === 'batch') raw.push(arg)
+  })
+  for (let i = 0; i < 12; i++) {
+    if (i % 3 === 2) hub.emit('c:x', i % 2 ? [i] : `s${i}`, 'r')
+    else hub.emitLogStream(logLine(i, i % 2 ? { level: 'warn' } : {}), 'r')
+  }
+  hub.emit('test:flush', {}, 'r')
+  await waitFor(() => got.length === 13, 5000, '13 events')
+  t.true(raw.length === 2 && raw.every((b) => !Array.isArray(b) && b.room === 'r'), 'two compact batches')
+  const { epoch } = hub.hubInfo()
+  const ack = await c.socket.timeout(5000).emitWithAck('recover', { epoch, streams: { r: 0 } })
+  t.deepEqual(got, ack.streams[0].events)
+  t.deepEqual(
+    got.map((e) => [e.seq, e.room, e.epoch]),
+    Array.from({ length: 13 }, (_, i) => [i + 1, 'r', epoch]),
+  )
+  t.is(c.malformedBatches, 0)
+})
+
+test.serial('a malformed batch packet is dropped and counted; the client goes on', async (t) => {
+  const { client } = await start(t)
+  const c = await connected(client())
+  const got = []
+  c.on('c:x', (data) => got.push(data))
+  // Into the client's own packet handler, as socket.io-client would deliver them.
+  const deliver = (...args) => {
+    for (const listener of c.socket.listenersAny()) listener(...args)
+  }
+  const bad = [
+    { items: 'no' },
+    { epoch: 'e', seq: 1, timestamp: 'x', types: [], shapes: [], items: [] },
+    { epoch: 'e', seq: 1, timestamp: new Date().toISOString(), types: ['c:x'], shapes: [['a']], items: [[0, 0, 0]] },
+    { epoch: 'e', seq: 1, timestamp: new Date().toISOString(), types: ['c:x'], shapes: [], items: [[1, 0, -1, 1]] },
+    [{ type: 'c:x' }],
+    'batch?',
+    null,
+  ]
+  for (const arg of bad) t.notThrows(() => deliver('batch', arg))
+  t.is(c.malformedBatches, bad.length)
+  t.deepEqual(got, [])
+  hub.emit('c:x', { ok: 1 })
+  await waitFor(() => got.length === 1, 5000, 'the next event')
+  t.deepEqual(got, [{ ok: 1 }])
 })
 
 // ---------------------------------------------------------------------------------------------

@@ -7,6 +7,9 @@ import { io } from 'socket.io-client'
 
 export const hub = createRequire(import.meta.url)('../index.js')
 
+/** `nself-realtime/events` as built (`npm run build`): `unpackBatch` reads `batch` packets. */
+export const { unpackBatch } = await import('../dist/esm/events.js')
+
 export const ISO_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
 
 /** Polls `predicate` until it returns something truthy (which is returned), or throws. */
@@ -80,6 +83,20 @@ export async function connect(info, opts = {}, registry) {
   socket.log = []
   socket.disconnects = []
   socket.onAny((event, ...args) => {
+    // A `batch` packet is recorded unpacked (`arg`: its envelopes, in order), as it arrived in
+    // `raw` (a compact object by default, an array with `batch.format: 'envelopes'`). One that
+    // does not unpack keeps `arg` = `raw`, which fails the test's checks, and says why.
+    if (event === 'batch') {
+      let arg = args[0]
+      let batchError
+      try {
+        arg = unpackBatch(args[0])
+      } catch (error) {
+        batchError = error
+      }
+      socket.log.push({ event, arg, raw: args[0], batchError, args, at: performance.now() })
+      return
+    }
     socket.log.push({ event, arg: args[0], args, at: performance.now() })
   })
   socket.on('disconnect', (reason) => socket.disconnects.push(reason))

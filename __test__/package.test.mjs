@@ -196,7 +196,7 @@ const watchdog = setTimeout(() => fail('timed out'), 20000)
 
 const expected = {
   'nself-realtime': ['startHub', 'stopHub', 'emit', 'emitServiceStatus', 'getStats', 'getPresence', 'hubInfo'],
-  'nself-realtime/events': ['isServiceStatusEvent', 'isEnvelope', 'isValidRoomName'],
+  'nself-realtime/events': ['isServiceStatusEvent', 'isEnvelope', 'isValidRoomName', 'unpackBatch'],
   'nself-realtime/client': ['WebSocketClient', 'getWebSocketClient'],
   'nself-realtime/react': ['useWebSocket', 'useServiceStatus', 'useBuildProgress', 'useDeployProgress',
     'useLogStream', 'useDockerStats', 'useDbQueryResult', 'useRoom', 'usePresence'],

@@ -14,6 +14,7 @@
 // Ctrl-C prints how many events of each type arrived.
 
 import { io } from 'socket.io-client'
+import { unpackBatch } from 'nself-realtime/events'
 
 const USAGE = `usage: node demo/watch.mjs [URL] [--room ROOM]... [--type TYPE[,TYPE]]... [--path /api/ws]
                           [--transport websocket|polling] [--raw] [--no-color]
@@ -228,8 +229,16 @@ socket.on('error', (e) => note(red(`hub refused a request: ${e?.code ?? ''} ${e?
 socket.onAny((event, ...args) => {
   if (event === 'error') return
   if (event === 'pong' && !opts.types.includes('pong')) return // answers to our heartbeat
-  if (event === 'batch' && Array.isArray(args[0])) {
-    for (const envelope of args[0]) show(envelope, true)
+  if (event === 'batch') {
+    // A compact object by default, an array with batch.format 'envelopes': unpackBatch reads both.
+    let envelopes
+    try {
+      envelopes = unpackBatch(args[0])
+    } catch (err) {
+      note(red(err.message))
+      return
+    }
+    for (const envelope of envelopes) show(envelope, true)
     return
   }
   const first = args[0]

@@ -12,6 +12,7 @@ import {
   HEARTBEAT_INTERVAL,
   RECONNECT_DELAYS,
   isEnvelope,
+  unpackBatch,
   isValidRoomName,
   type ClientToServerEvents,
   type Envelope,
@@ -189,6 +190,8 @@ export class WebSocketClient {
   private readonly held = new Map<string, Envelope[]>()
   /** Ids of recent `emitToSocket` events, so that a retry the hub sends is handled once. */
   private readonly seenIds = new Set<number>()
+  /** `batch` packets that were neither form (`unpackBatch` threw), dropped whole. */
+  private malformed = 0
 
   constructor(url?: string, options: ClientOptions = {}) {
     this.explicitUrl = url
@@ -402,6 +405,11 @@ export class WebSocketClient {
     if (this.socket && this.status.connected) this.socket.emit('presence:set', { state })
   }
 
+  /** `batch` packets dropped because they were not a batch (neither form `unpackBatch` reads). */
+  get malformedBatches(): number {
+    return this.malformed
+  }
+
   /** The socket id while connected. */
   get id(): string | undefined {
     return this.socket?.id
@@ -601,10 +609,17 @@ export class WebSocketClient {
   }
 
   private dispatchPacket(event: string, payload: unknown): void {
-    if (event === 'batch' && Array.isArray(payload)) {
-      for (const envelope of payload) {
-        if (isEnvelope(envelope)) this.receive(envelope)
+    if (event === 'batch') {
+      let envelopes: Envelope[]
+      try {
+        envelopes = unpackBatch(payload)
+      } catch {
+        // Not a batch this client can read: dropped whole. If it held numbered events, the next
+        // event of that stream shows the gap and recovery fetches them from the hub's history.
+        this.malformed += 1
+        return
       }
+      for (const envelope of envelopes) this.receive(envelope)
       return
     }
     if (isEnvelope(payload) && payload.type === event) {

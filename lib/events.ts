@@ -177,6 +177,34 @@ export interface ResyncEvent {
   reason: 'epoch' | 'history'
 }
 
+/**
+ * The compact `batch` argument (hub option `batch.format: 'compact'`, the default): the events of
+ * one batch as a table. Item i is the envelope `{ type: types[item[0]], data, timestamp:
+ * timestamp + item[1] ms, room?, seq: seqs?.[i] ?? seq + i, epoch }`, where `data` is an object
+ * with the keys `shapes[item[2]]` and the values `item[3..]`, or, when `item[2]` is `-1`, `item[3]`
+ * itself. `unpackBatch` does this.
+ */
+export interface CompactBatch {
+  epoch: string
+  /** The first item's `seq`. */
+  seq: number
+  /** The first item's timestamp; items carry their offset from it in ms. */
+  timestamp: IsoDateTime
+  /** Absent for broadcasts. */
+  room?: string
+  /** The distinct event types of the batch. */
+  types: string[]
+  /** The distinct key lists of its object payloads. */
+  shapes: string[][]
+  /** `[typeIdx, ms, shapeIdx, ...values]`, or `[typeIdx, ms, -1, data]`. */
+  items: unknown[][]
+  /** Each item's `seq`, present only when they do not run `seq, seq + 1, ...`. */
+  seqs?: number[]
+}
+
+/** What a `batch` packet carries: envelopes (`batch.format: 'envelopes'`) or a `CompactBatch`. */
+export type BatchPacket = Envelope[] | CompactBatch
+
 /** Events the hub sends (socket.io-client `Socket<ServerToClientEvents, ...>`). */
 export interface ServerToClientEvents {
   'service:status': (envelope: Envelope<ServiceStatusEvent>) => void
@@ -185,7 +213,8 @@ export interface ServerToClientEvents {
   'logs:stream': (envelope: Envelope<LogStreamEvent>) => void
   'docker:stats': (envelope: Envelope<DockerStatsEvent>) => void
   'db:query:result': (envelope: Envelope<DbQueryResultEvent>) => void
-  batch: (envelopes: Envelope[]) => void
+  /** Several events of one stream in one packet: pass the argument to `unpackBatch`. */
+  batch: (batch: BatchPacket) => void
   'presence:join': (event: PresenceEvent) => void
   'presence:leave': (event: PresenceEvent) => void
   'presence:update': (event: PresenceUpdateEvent) => void
@@ -216,10 +245,12 @@ export const DEFAULT_BATCH_CONFIG: Readonly<{
   maxSize: number
   maxWaitMs: number
   events: readonly EventType[]
+  format: 'compact' | 'envelopes'
 }> = Object.freeze({
   maxSize: 10,
   maxWaitMs: 100,
   events: Object.freeze([EventType.LOGS_STREAM, EventType.DOCKER_STATS] as EventType[]),
+  format: 'compact' as const,
 })
 
 /** Room names: 1-128 characters of `[A-Za-z0-9_.:-]`. */
@@ -373,3 +404,67 @@ export const eventGuards: { [K in EventType]: (v: unknown) => v is EventPayloads
 export function isEnvelope(v: unknown): v is Envelope {
   return isObject(v) && isString(v.type) && 'data' in v && isString(v.timestamp) && optional(isString)(v.room)
 }
+
+/**
+ * The envelopes of a `batch` packet's argument, in order, from either form (an array of
+ * envelopes, or a `CompactBatch`): exactly the envelopes the hub would have sent one by one.
+ * Throws an `Error` saying what is wrong when `arg` is neither.
+ */
+export function unpackBatch(arg: unknown): Envelope[] {
+  const bad = (what: string): Error => new Error(`nself-realtime: malformed batch: ${what}`)
+  if (Array.isArray(arg)) {
+    arg.forEach((e, i) => {
+      if (!isEnvelope(e)) throw bad(`[${i}]: expected an envelope { type, data, timestamp, room? }`)
+    })
+    return arg.slice() as Envelope[]
+  }
+  if (!isObject(arg)) throw bad('expected an array of envelopes or a compact batch object')
+  const { epoch, seq, timestamp, room, types, shapes, items, seqs } = arg
+  if (!isString(epoch)) throw bad('epoch: expected a string')
+  if (!isSeq(seq)) throw bad('seq: expected an integer >= 0')
+  const t0 = isString(timestamp) ? Date.parse(timestamp) : Number.NaN
+  if (!isString(timestamp) || !Number.isFinite(t0)) throw bad('timestamp: expected an ISO date-time')
+  if (room !== undefined && !isString(room)) throw bad('room: expected a string')
+  if (!isStringArray(types)) throw bad('types: expected an array of strings')
+  if (!Array.isArray(shapes) || !shapes.every(isStringArray)) throw bad('shapes: expected an array of arrays of strings')
+  if (!Array.isArray(items)) throw bad('items: expected an array')
+  if (seqs !== undefined && !(Array.isArray(seqs) && seqs.length === items.length && seqs.every(isSeq))) {
+    throw bad('seqs: expected one integer >= 0 per item')
+  }
+  return items.map((item: unknown, i): Envelope => {
+    if (!Array.isArray(item)) throw bad(`items[${i}]: expected an array`)
+    const [k, ms, s] = item as unknown[]
+    if (!isIndex(k, types.length)) throw bad(`items[${i}][0]: expected an index into types`)
+    if (!Number.isInteger(ms) || !(Math.abs(t0 + (ms as number)) <= 8.64e15)) {
+      throw bad(`items[${i}][1]: expected an offset in ms`)
+    }
+    let data: unknown
+    if (s === -1) {
+      if (item.length !== 4) throw bad(`items[${i}]: expected [typeIdx, ms, -1, data]`)
+      data = item[3]
+    } else if (isIndex(s, shapes.length)) {
+      const keys = shapes[s] as string[]
+      if (item.length !== 3 + keys.length) throw bad(`items[${i}]: expected ${keys.length} values for shapes[${s}]`)
+      const obj: Record<string, unknown> = {}
+      keys.forEach((key, j) => {
+        // As JSON.parse does: an own property, even for "__proto__".
+        Object.defineProperty(obj, key, { value: item[3 + j], enumerable: true, writable: true, configurable: true })
+      })
+      data = obj
+    } else {
+      throw bad(`items[${i}][2]: expected -1 or an index into shapes`)
+    }
+    const envelope: Envelope = {
+      type: types[k as number] as string,
+      data,
+      timestamp: ms === 0 ? timestamp : new Date(t0 + (ms as number)).toISOString(),
+    }
+    if (room !== undefined) envelope.room = room
+    envelope.seq = seqs ? (seqs[i] as number) : seq + i
+    envelope.epoch = epoch
+    return envelope
+  })
+}
+
+const isSeq = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0
+const isIndex = (v: unknown, length: number): v is number => Number.isInteger(v) && (v as number) >= 0 && (v as number) < length

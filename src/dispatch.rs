@@ -17,10 +17,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::batch::{Batcher, Outgoing, Target};
 use crate::clock::{now_ms, with_now_iso8601};
+use crate::compact;
 use crate::envelope;
 use crate::error::{ErrorCode, HubError, HubResult};
 use crate::history::Streams;
-use crate::options::BatchConfig;
+use crate::options::{BatchConfig, BatchFormat};
 use crate::presence::Presence;
 use crate::stats::Stats;
 use crate::validate::{check_custom_event_name, check_room, EventKind};
@@ -151,6 +152,8 @@ impl Queue {
 pub struct Dispatcher {
     io: SocketIo,
     batcher: Batcher,
+    /// How `batch` packets are written (`batch.format`).
+    format: BatchFormat,
     presence: Arc<Presence>,
     stats: Arc<Stats>,
     queued: Arc<AtomicU64>,
@@ -190,6 +193,7 @@ impl Dispatcher {
         let dispatcher = Dispatcher {
             io,
             batcher: Batcher::new(cfg),
+            format: cfg.format,
             presence: shared.presence,
             stats: shared.stats,
             queued: queued.clone(),
@@ -323,7 +327,11 @@ impl Dispatcher {
             } => (target, event, envelope),
             Outgoing::Batch { target, envelopes } => {
                 Stats::add(&self.stats.batches_sent, 1);
-                (target, Cow::Borrowed("batch"), envelope::batch(&envelopes))
+                (
+                    target,
+                    Cow::Borrowed("batch"),
+                    compact::batch(self.format, &envelopes),
+                )
             }
         };
         let audience = self.presence.audience(target.room()) as u64;

@@ -12,6 +12,7 @@
 //! - [`clock`]: wall-clock milliseconds and ISO-8601 formatting for envelopes and presence.
 //! - [`envelope`]: builds the `{ type, data, timestamp, room?, seq, epoch }` envelope around a payload.
 //! - [`history`]: per-target sequence numbers and the bounded history that recovery replays.
+//! - [`compact`]: the compact form of a `batch` packet (one table instead of N envelopes).
 //! - [`batch`]: per-target coalescing of high-frequency events (SPEC §6), pure logic.
 //! - [`dispatch`]: the single task that turns queued emits into Socket.IO packets, in call order.
 //! - [`presence`]: who is connected, in which rooms, since when, and with what state (SPEC §8).
@@ -48,6 +49,7 @@ pub mod batch;
 pub mod binding;
 pub mod clock;
 pub mod cluster;
+pub mod compact;
 pub mod dispatch;
 pub mod emitter;
 pub mod envelope;

@@ -48,6 +48,18 @@ pub struct BatchConfig {
     pub max_wait_ms: u64,
     /// Event types that are batched; others are sent one by one.
     pub events: Vec<String>,
+    /// How a `batch` packet is written ([`crate::compact`]).
+    pub format: BatchFormat,
+}
+
+/// The argument of a `batch` packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BatchFormat {
+    /// One object holding the batch as a table (types, key lists, values): far fewer bytes.
+    #[default]
+    Compact,
+    /// An array of full envelopes, for clients that read packets without our client.
+    Envelopes,
 }
 
 impl Default for BatchConfig {
@@ -56,6 +68,7 @@ impl Default for BatchConfig {
             max_size: 10,
             max_wait_ms: 100,
             events: vec!["logs:stream".into(), "docker:stats".into()],
+            format: BatchFormat::Compact,
         }
     }
 }
@@ -299,7 +312,7 @@ impl HubConfig {
         }
         if let Some(batch) = opts.object("batch")? {
             let b = Opts(batch, "batch.");
-            b.only(&["maxSize", "maxWaitMs", "events"])?;
+            b.only(&["maxSize", "maxWaitMs", "events", "format"])?;
             if let Some(v) = b.int("maxSize", 1, 10_000)? {
                 cfg.batch.max_size = v as usize;
             }
@@ -316,6 +329,17 @@ impl HubConfig {
                     }
                 }
                 cfg.batch.events = events;
+            }
+            if let Some(format) = b.string("format")? {
+                cfg.batch.format = match format.as_str() {
+                    "compact" => BatchFormat::Compact,
+                    "envelopes" => BatchFormat::Envelopes,
+                    _ => {
+                        return Err(HubError::options(format!(
+                            "batch.format: expected 'compact' or 'envelopes', got {format:?}"
+                        )))
+                    }
+                };
             }
         }
         if let Some(presence) = opts.object("presence")? {
@@ -768,6 +792,9 @@ mod tests {
         assert_eq!(c.batch.max_size, 10);
         assert_eq!(c.batch.max_wait_ms, 100);
         assert_eq!(c.batch.events, vec!["logs:stream", "docker:stats"]);
+        assert_eq!(c.batch.format, BatchFormat::Compact);
+        let envelopes = parse(json!({ "batch": { "format": "envelopes" } })).unwrap();
+        assert_eq!(envelopes.batch.format, BatchFormat::Envelopes);
         assert_eq!(c.presence.stale_after_ms, 300_000);
         assert_eq!(c.presence.sweep_interval_ms, 60_000);
         assert_eq!(c.max_payload_bytes, 65_536);
@@ -796,6 +823,11 @@ mod tests {
         assert!(e.message.starts_with("port: expected an integer"), "{e}");
         let e = parse(json!({ "batch": { "maxSize": 0 } })).unwrap_err();
         assert!(e.message.starts_with("batch.maxSize:"), "{e}");
+        let e = parse(json!({ "batch": { "format": "array" } })).unwrap_err();
+        assert_eq!(e.code, crate::error::ErrorCode::InvalidOptions);
+        assert!(e.message.starts_with("batch.format:"), "{e}");
+        let e = parse(json!({ "batch": { "format": 1 } })).unwrap_err();
+        assert!(e.message.starts_with("batch.format:"), "{e}");
         let e = parse(json!({ "prot": 1 })).unwrap_err();
         assert!(e.message.contains("unknown option 'prot'"), "{e}");
         let e = parse(json!({ "transports": [] })).unwrap_err();

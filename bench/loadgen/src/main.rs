@@ -194,6 +194,55 @@ fn now_us() -> u64 {
 fn scan_tn(s: &[u8], ts: &mut Vec<u64>, ns: &mut Vec<u64>) {
     ts.clear();
     ns.clear();
+    if s.starts_with(COMPACT_BATCH) && scan_compact(s, ts, ns).is_some() {
+        return;
+    }
+    ts.clear();
+    ns.clear();
+    scan_tn_append(s, ts, ns);
+}
+
+/// nself-realtime's compact batch (`batch.format: 'compact'`): `{ ..., "shapes": [[key, ...],
+/// ...], "items": [[typeIdx, ms, shapeIdx, v1, ...] | [typeIdx, ms, -1, data], ...] }`. The keys
+/// are in `shapes`, not next to the values, so the frame is parsed.
+const COMPACT_BATCH: &[u8] = br#"42["batch",{"#;
+
+fn scan_compact(s: &[u8], ts: &mut Vec<u64>, ns: &mut Vec<u64>) -> Option<()> {
+    use serde_json::value::RawValue;
+    use std::collections::HashMap;
+    let text = std::str::from_utf8(s.get(2..)?).ok()?;
+    let (_, batch): (&str, HashMap<&str, &RawValue>) = serde_json::from_str(text).ok()?;
+    let shapes: Vec<Vec<String>> = serde_json::from_str(batch.get("shapes")?.get()).ok()?;
+    let items: Vec<Vec<&RawValue>> = serde_json::from_str(batch.get("items")?.get()).ok()?;
+    // Where `t` and `n` sit in each shape's values.
+    let at = |key: &str| -> Vec<Option<usize>> {
+        shapes
+            .iter()
+            .map(|keys| keys.iter().position(|k| k == key))
+            .collect()
+    };
+    let (t_at, n_at) = (at("t"), at("n"));
+    for item in &items {
+        let shape: i64 = item.get(2)?.get().parse().ok()?;
+        if shape < 0 {
+            scan_tn_append(item.get(3)?.get().as_bytes(), ts, ns);
+            continue;
+        }
+        let shape = shape as usize;
+        let value = |at: &[Option<usize>]| -> Option<u64> {
+            item.get(3 + (*at.get(shape)?)?)?.get().parse().ok()
+        };
+        if let Some(t) = value(&t_at) {
+            ts.push(t);
+        }
+        if let Some(n) = value(&n_at) {
+            ns.push(n);
+        }
+    }
+    Some(())
+}
+
+fn scan_tn_append(s: &[u8], ts: &mut Vec<u64>, ns: &mut Vec<u64>) {
     let mut i = 0;
     while i + 4 < s.len() {
         if s[i] == b'"'
@@ -729,6 +778,21 @@ mod tests {
         );
         assert_eq!(ts, vec![17, 18]);
         assert_eq!(ns, vec![3, 4]);
+    }
+
+    #[test]
+    fn scans_t_and_n_in_compact_batches() {
+        let (mut ts, mut ns) = (Vec::new(), Vec::new());
+        scan_tn(
+            br#"42["batch",{"epoch":"e","seq":1,"timestamp":"2026-11-28T12:00:00.000Z","room":"r","types":["logs:stream","x"],"shapes":[["line","t","n"],["n","t"]],"items":[[0,0,0,"a \"t\":9",17,3],[1,1,1,4,18],[1,2,-1,{"t":19,"n":5}],[1,2,-1,"x"]]}]"#,
+            &mut ts,
+            &mut ns,
+        );
+        assert_eq!(ts, vec![17, 18, 19]);
+        assert_eq!(ns, vec![3, 4, 5]);
+        // Not parseable as compact: the plain scan still runs.
+        scan_tn(br#"42["batch",{"shapes":1,"t":7,"n":8}]"#, &mut ts, &mut ns);
+        assert_eq!((ts, ns), (vec![7], vec![8]));
     }
 
     #[test]
