@@ -601,6 +601,20 @@ test.serial('a client packet over maxPayloadBytes closes that connection only', 
   t.pass()
 })
 
+test.serial('a client packet just under maxPayloadBytes arrives whole, over WebSocket and polling', async (t) => {
+  // The hub's WebSocket read buffer (1 KiB, `WS_READ_BUFFER` in src/hub.rs) is far smaller than
+  // a packet may be: it grows for a large frame, which must arrive whole.
+  const { connect } = await setup(t)
+  const pad = 'x'.repeat(60_000)
+  for (const transports of [['websocket'], ['polling']]) {
+    const c = await connect({ transports })
+    const ack = await request(c, 'heartbeat', { pad })
+    t.truthy(ack.timestamp, `${transports[0]}: the 60 KB heartbeat is acknowledged`)
+    t.like(await request(c, 'join:room', { roomId: 'after-big' }), { ok: true })
+    t.true(c.connected, `${transports[0]}: still connected`)
+  }
+})
+
 test.serial('binary attachments over maxBinaryAttachments close the connection; within it they are ignored', async (t) => {
   const { connect } = await setup(t, { maxBinaryAttachments: 2 })
   const stream = await honestStream(t, connect)

@@ -124,6 +124,12 @@ pub struct Hub {
     started_at_ms: u64,
 }
 
+/// The WebSocket read buffer of each connection (engineioxide's default: 4 KiB). Every idle
+/// connection holds one, filled with zeros up to its size by the first read; our clients send
+/// small packets (joins, heartbeats), and a larger frame grows the buffer to its length, so a
+/// small one only costs a few more reads for large packets.
+const WS_READ_BUFFER: usize = 1024;
+
 /// How long connections get to finish writing once everything was delivered and closed.
 const CLOSE_GRACE: Duration = Duration::from_millis(500);
 
@@ -239,6 +245,7 @@ impl Hub {
             .max_buffer_size(cfg.max_queued_packets)
             .max_payload(cfg.max_payload_bytes as u64)
             .ws_max_message_size(cfg.max_payload_bytes)
+            .ws_read_buffer_size(WS_READ_BUFFER)
             .with_parser(parser)
             .with_state(ctx.clone())
             .with_adapter::<crate::cluster::Adapter>(
