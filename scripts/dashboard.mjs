@@ -105,6 +105,8 @@ export async function start({ port = 3100, hubPort = 3022, env = {}, quiet = fal
       NEXT_TELEMETRY_DISABLED: '1',
       // Next.js leaves SIGTERM/SIGINT to the app, which stops the hub before it exits.
       NEXT_MANUAL_SIG_HANDLE: 'true',
+      // The hub's allocator: ~4 KB less RSS per idle connection (README, "Threads and memory").
+      MIMALLOC_ARENA_EAGER_COMMIT: process.env.MIMALLOC_ARENA_EAGER_COMMIT ?? '0',
       REALTIME_PORT: String(hubPort),
       ...env,
     },

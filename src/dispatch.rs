@@ -161,6 +161,7 @@ pub struct Dispatcher {
     held: Arc<AtomicU64>,
     /// Warn once per hub when a client queue overflows: the counter has the details.
     warned_drop: AtomicBool,
+    burst: Burst,
     /// Sequence numbers and history per target, shared with the `recover` handler.
     streams: Arc<parking_lot::Mutex<Streams>>,
     epoch: Arc<str>,
@@ -199,6 +200,7 @@ impl Dispatcher {
             queued: queued.clone(),
             held: shared.held,
             warned_drop: AtomicBool::new(false),
+            burst: Burst::default(),
             streams: shared.streams,
             epoch: shared.epoch,
             cluster: shared.cluster,
@@ -261,11 +263,12 @@ impl Dispatcher {
     /// does not pay a wake-up (a futex syscall) for it. Emits come in bursts (a log stream, a
     /// stats tick), so most of a burst's emits then cost the JS thread no system call.
     ///
-    /// Only with a second CPU to run on: on one CPU (a 1-CPU container, or `taskset`), lingering
-    /// would take that CPU from the JS thread that is about to emit.
+    /// Only inside a burst ([`Burst`]): a steady stream of emits further apart than the linger
+    /// (1,000 log lines a second) would otherwise burn up to 100 µs of a core after each one, and
+    /// pay the wake-up anyway. Only with a second CPU to run on: on one CPU (a 1-CPU container,
+    /// or `taskset`), lingering would take that CPU from the JS thread that is about to emit.
     async fn linger(&self) {
-        const LINGER: std::time::Duration = std::time::Duration::from_micros(100);
-        if !*SEVERAL_CPUS || !self.rx.is_empty() {
+        if !*SEVERAL_CPUS || !self.burst.on() || !self.rx.is_empty() {
             return;
         }
         let until = std::time::Instant::now() + LINGER;
@@ -282,6 +285,7 @@ impl Dispatcher {
     /// hub numbers under its own epoch, as a single hub does.
     async fn accept(&mut self, e: Emit, now: std::time::Instant, out: &mut Vec<Outgoing>) {
         self.queued.fetch_sub(1, Ordering::Relaxed);
+        self.burst.arrived(now);
         let open = e.envelope;
         let stamped = match &self.cluster {
             Some(c) => c.stamp(&e.target, &open).await,
@@ -387,6 +391,29 @@ impl Dispatcher {
 }
 
 /// Whether this process may run on more than one CPU (affinity included).
+/// How long the dispatcher stays awake after an emit inside a burst ([`Dispatcher::linger`]).
+const LINGER: std::time::Duration = std::time::Duration::from_micros(100);
+
+/// Whether emits are coming in a burst: the last two arrived within [`LINGER`] of each other.
+#[derive(Default)]
+struct Burst {
+    last: Option<std::time::Instant>,
+    on: bool,
+}
+
+impl Burst {
+    fn arrived(&mut self, now: std::time::Instant) {
+        self.on = self
+            .last
+            .is_some_and(|last| now.saturating_duration_since(last) < LINGER);
+        self.last = Some(now);
+    }
+
+    fn on(&self) -> bool {
+        self.on
+    }
+}
+
 static SEVERAL_CPUS: std::sync::LazyLock<bool> =
     std::sync::LazyLock::new(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1));
 
@@ -394,5 +421,29 @@ async fn sleep_until(deadline: Option<std::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(Instant::from_std(d)).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_burst_is_two_emits_within_the_linger() {
+        let t0 = Instant::now();
+        let mut b = Burst::default();
+        assert!(!b.on());
+        b.arrived(t0);
+        assert!(!b.on(), "a first emit is no burst");
+        b.arrived(t0 + Duration::from_micros(10));
+        assert!(b.on());
+        b.arrived(t0 + Duration::from_micros(20));
+        assert!(b.on());
+        // A steady stream 1 ms apart (1,000 log lines a second): no lingering after any of them.
+        for i in 1..5 {
+            b.arrived(t0 + Duration::from_millis(i));
+            assert!(!b.on());
+        }
     }
 }
