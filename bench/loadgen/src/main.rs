@@ -207,22 +207,28 @@ fn scan_tn(s: &[u8], ts: &mut Vec<u64>, ns: &mut Vec<u64>) {
 /// are in `shapes`, not next to the values, so the frame is parsed.
 const COMPACT_BATCH: &[u8] = br#"42["batch",{"#;
 
+/// The parts of a compact batch the load generator reads, borrowed from the frame.
+#[derive(serde::Deserialize)]
+struct CompactBatch<'a> {
+    #[serde(borrow)]
+    shapes: Vec<Vec<std::borrow::Cow<'a, str>>>,
+    #[serde(borrow)]
+    items: Vec<Vec<&'a serde_json::value::RawValue>>,
+}
+
 fn scan_compact(s: &[u8], ts: &mut Vec<u64>, ns: &mut Vec<u64>) -> Option<()> {
-    use serde_json::value::RawValue;
-    use std::collections::HashMap;
     let text = std::str::from_utf8(s.get(2..)?).ok()?;
-    let (_, batch): (&str, HashMap<&str, &RawValue>) = serde_json::from_str(text).ok()?;
-    let shapes: Vec<Vec<String>> = serde_json::from_str(batch.get("shapes")?.get()).ok()?;
-    let items: Vec<Vec<&RawValue>> = serde_json::from_str(batch.get("items")?.get()).ok()?;
+    let (_, batch): (&str, CompactBatch) = serde_json::from_str(text).ok()?;
     // Where `t` and `n` sit in each shape's values.
     let at = |key: &str| -> Vec<Option<usize>> {
-        shapes
+        batch
+            .shapes
             .iter()
             .map(|keys| keys.iter().position(|k| k == key))
             .collect()
     };
     let (t_at, n_at) = (at("t"), at("n"));
-    for item in &items {
+    for item in &batch.items {
         let shape: i64 = item.get(2)?.get().parse().ok()?;
         if shape < 0 {
             scan_tn_append(item.get(3)?.get().as_bytes(), ts, ns);
