@@ -130,8 +130,8 @@ impl<'de> Visitor<'de> for JsonVisitor {
     }
 }
 
-/// An object key, borrowed when it has no escapes.
-struct Key<'a>(Cow<'a, str>);
+/// An object key, borrowed when it has no escapes (also read by [`crate::compact`]).
+pub(crate) struct Key<'a>(pub(crate) Cow<'a, str>);
 
 impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
